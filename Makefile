@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first and are
+# idempotent: a second run only re-installs when requirements.txt or pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test bench lint clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash docker/install-system-deps.sh
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/animerec demo
+
+# pytest exits 5 when it collected no tests: that is a failure, not a pass.
+test: setup
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+bench: setup
+	$(BIN)/animerec bench
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf data runs reports .pytest_cache .ruff_cache

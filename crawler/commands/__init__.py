@@ -1,0 +1,1 @@
+"""`animerec` subcommands of the crawler: one module per command."""

@@ -1,0 +1,109 @@
+"""Fast readers that hand the recommender its inputs.
+
+Lists are stored one document per user (``animelists``), which we measured to read ~6x faster than one
+document per entry through the local server (docs/BENCHMARKS.md). The reader streams those documents
+with a projection and turns them into CSR arrays directly (no per-user DataFrames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pymongo.database import Database
+
+from pipeline.store import ANIME, ANIMELISTS
+
+BATCH_SIZE = 2_000
+ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "type", "episodes", "aired",
+                "studios", "score", "members", "image_url")
+
+
+@dataclass
+class Ratings:
+    """Users × anime. ``scores`` holds every listed entry; a listed but unscored entry is an explicit 0,
+    so ``scores`` and ``statuses`` share one sparsity structure (the "listed" mask)."""
+
+    user_ids: np.ndarray  # usernames, row order
+    anime_ids: np.ndarray  # MAL anime ids (int64, ascending), column order
+    scores: sp.csr_matrix  # float32 0..10
+    statuses: sp.csr_matrix  # int8 MAL status codes
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.scores.shape
+
+    def listed(self) -> sp.csr_matrix:
+        """Binary matrix of everything a user listed, whatever the status or score."""
+        return sp.csr_matrix((np.ones(self.scores.nnz, np.float32), self.scores.indices.copy(),
+                              self.scores.indptr.copy()), shape=self.shape)
+
+    def scored(self) -> sp.csr_matrix:
+        """Only the entries with a score (1..10)."""
+        out = self.scores.copy()
+        out.eliminate_zeros()
+        return out
+
+    def user_index(self) -> dict[str, int]:
+        return {u: i for i, u in enumerate(self.user_ids.tolist())}
+
+    def anime_index(self) -> dict[int, int]:
+        return {a: i for i, a in enumerate(self.anime_ids.tolist())}
+
+
+def ratings_from_lists(lists: Iterable[tuple[str, Iterable[dict[str, Any]]]],
+                       anime_ids: Iterable[int] | None = None) -> Ratings:
+    """Build :class:`Ratings` from ``(username, entries)`` pairs; columns are ``anime_ids`` when given
+    (entries of other anime are then left out), else every anime listed."""
+    users: list[str] = []
+    lengths: list[int] = []
+    ids: list[int] = []
+    scores: list[int] = []
+    statuses: list[int] = []
+    for username, entries in lists:
+        n = 0
+        for e in entries:
+            ids.append(e["anime_id"])
+            scores.append(e["score"])
+            statuses.append(e["status"])
+            n += 1
+        users.append(username)
+        lengths.append(n)
+    id_arr = np.asarray(ids, dtype=np.int64)
+    columns = np.unique(id_arr) if anime_ids is None else np.unique(np.fromiter(anime_ids, np.int64))
+    col = np.searchsorted(columns, id_arr)
+    keep = (col < len(columns)) & (columns[np.minimum(col, len(columns) - 1)] == id_arr) \
+        if len(columns) else np.zeros(len(id_arr), bool)
+    row = np.repeat(np.arange(len(users)), lengths)[keep]
+    col = col[keep]
+    score_arr = np.asarray(scores, np.float32)[keep]
+    status_arr = np.asarray(statuses, np.int8)[keep]
+    # Build CSR by hand: scipy's coo->csr conversion may drop the explicit zeros we need.
+    order = np.lexsort((col, row))
+    indptr = np.zeros(len(users) + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=len(users)), out=indptr[1:])
+    shape = (len(users), len(columns))
+    score_m = sp.csr_matrix((score_arr[order], col[order].astype(np.int32), indptr), shape=shape)
+    status_m = sp.csr_matrix((status_arr[order], col[order].astype(np.int32), indptr), shape=shape)
+    return Ratings(np.asarray(users, dtype=object), columns, score_m, status_m)
+
+
+def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1) -> Ratings:
+    """Every stored list as a users × anime matrix (users ordered by username)."""
+    cursor = db[ANIMELISTS].find(
+        {"entries_count": {"$gte": min_entries}}, {"entries": 1}, batch_size=BATCH_SIZE,
+    ).sort("_id", 1)
+    return ratings_from_lists(((doc["_id"], doc["entries"]) for doc in cursor), anime_ids)
+
+
+def read_anime(db: Database) -> pd.DataFrame:
+    """Anime text and metadata, indexed by ``anime_id``."""
+    projection = dict.fromkeys(ANIME_FIELDS, 1)
+    rows = list(db[ANIME].find({}, projection, batch_size=BATCH_SIZE))
+    frame = pd.DataFrame(rows, columns=["_id", *ANIME_FIELDS])
+    frame["anime_id"] = frame["_id"].astype("int64")
+    return frame.drop(columns="_id").set_index("anime_id", drop=False).sort_index()

@@ -1,0 +1,1 @@
+"""`animerec` subcommands of the recommender: one module per command."""
