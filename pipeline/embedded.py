@@ -1,9 +1,10 @@
-"""The embedded default store: a local MongoDB-wire-compatible server when ``MONGO_URI`` is unset.
+"""Embedded local servers: the default store when ``MONGO_URI`` is unset, and a local Redis.
 
 There is no ``mongod`` package on our machines, so the demo and the tests start SecantusDB (MongoDB's
 wire protocol over WiredTiger, from PyPI) as a child process on 127.0.0.1 and talk to it with plain
 pymongo, exactly as they would to a real server. It runs in its own process so that crawler workers
-and the trainer, which are separate processes too, can all share it.
+and the trainer, which are separate processes too, can all share it. :class:`LocalRedis` does the same
+for Debian's ``redis-server`` (the shared crawl frontier in the demo and the tests).
 """
 
 from __future__ import annotations
@@ -128,3 +129,50 @@ def mongo_uri(data_dir: str | Path = DEFAULT_DATA_DIR) -> Iterator[str]:
         return
     with LocalMongo(data_dir) as server:
         yield server.uri
+
+
+class LocalRedis:
+    """Debian's ``redis-server`` on a free loopback port, no persistence, stopped on ``stop()``."""
+
+    def __init__(self, port: int = 0, executable: str = "redis-server") -> None:
+        self.port = port or free_port()
+        self.executable = shutil.which(executable) or executable
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> LocalRedis:
+        if not shutil.which(self.executable):
+            raise EmbeddedStoreError("redis-server is not installed: run `make setup` (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [self.executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedStoreError(f"redis-server exited with code {self.process.returncode} at start")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedStoreError(f"redis-server did not listen on port {self.port}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def __enter__(self) -> LocalRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

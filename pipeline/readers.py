@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 from pymongo.database import Database
 
-from pipeline.store import ANIME, ANIMELISTS
+from pipeline.store import ANIME, ANIMELISTS, USERS
 
 BATCH_SIZE = 2_000
 ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "type", "episodes", "aired",
@@ -93,11 +94,15 @@ def ratings_from_lists(lists: Iterable[tuple[str, Iterable[dict[str, Any]]]],
 
 
 def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1) -> Ratings:
-    """Every stored list as a users × anime matrix (users ordered by username)."""
-    cursor = db[ANIMELISTS].find(
-        {"entries_count": {"$gte": min_entries}}, {"entries": 1}, batch_size=BATCH_SIZE,
-    ).sort("_id", 1)
-    return ratings_from_lists(((doc["_id"], doc["entries"]) for doc in cursor), anime_ids)
+    """Every stored list with at least ``min_entries`` entries as a users × anime matrix (users ordered
+    by username).
+
+    No server-side filter, projection or sort: on the local server each of them costs more than it saves
+    (measured in bench/storage_layout.py), and list documents hold little besides the entries.
+    """
+    cursor = db[ANIMELISTS].find({}, batch_size=BATCH_SIZE)
+    lists = sorted((doc["_id"], doc["entries"]) for doc in cursor if len(doc.get("entries") or ()) >= min_entries)
+    return ratings_from_lists(lists, anime_ids)
 
 
 def read_anime(db: Database) -> pd.DataFrame:
@@ -107,3 +112,28 @@ def read_anime(db: Database) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["_id", *ANIME_FIELDS])
     frame["anime_id"] = frame["_id"].astype("int64")
     return frame.drop(columns="_id").set_index("anime_id", drop=False).sort_index()
+
+
+def usernames_due(db: Database, max_age_hours: float, usernames: Iterable[str] | None = None) -> list[str]:
+    """Users whose list was never tried or was tried longer than ``max_age_hours`` ago (0: everyone).
+
+    ``usernames`` restricts the answer to those names; names never seen before are always due.
+    """
+    query: dict[str, Any] = {}
+    if max_age_hours > 0:
+        cutoff = datetime.now(UTC) - timedelta(hours=max_age_hours)
+        query = {"fetched_at": {"$gte": cutoff}}
+    fresh = {doc["_id"] for doc in db[USERS].find(query, {"_id": 1})} if max_age_hours > 0 else set()
+    if usernames is None:
+        candidates = [doc["_id"] for doc in db[USERS].find({}, {"_id": 1}).sort("_id", 1)]
+    else:
+        candidates = list(dict.fromkeys(usernames))
+    return [u for u in candidates if u not in fresh]
+
+
+def anime_ids_due(db: Database, refetch: bool = False) -> list[int]:
+    """Every anime listed by some user, less those already stored (unless ``refetch``)."""
+    listed = {int(a) for a in db[ANIMELISTS].distinct("entries.anime_id")}
+    if not refetch:
+        listed -= {int(a) for a in db[ANIME].distinct("_id")}
+    return sorted(listed)
