@@ -16,6 +16,7 @@ class AnimeItem(scrapy.Item):
     synopsis = scrapy.Field()
     genres = scrapy.Field()
     themes = scrapy.Field()
+    demographics = scrapy.Field()
     type = scrapy.Field()
     episodes = scrapy.Field()
     aired = scrapy.Field()

@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pipeline.store import ANIME, ANIMELISTS, USERS
 
 BATCH_SIZE = 2_000
-ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "type", "episodes", "aired",
+ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "demographics", "type", "episodes", "aired",
                 "studios", "score", "members", "image_url")
 
 
@@ -133,7 +133,9 @@ def usernames_due(db: Database, max_age_hours: float, usernames: Iterable[str] |
 
 def anime_ids_due(db: Database, refetch: bool = False) -> list[int]:
     """Every anime listed by some user, less those already stored (unless ``refetch``)."""
-    listed = {int(a) for a in db[ANIMELISTS].distinct("entries.anime_id")}
+    # Gathered on the client: SecantusDB's distinct() returns nothing for paths into arrays of documents.
+    listed = {int(e["anime_id"]) for doc in db[ANIMELISTS].find({}, batch_size=BATCH_SIZE)
+              for e in doc.get("entries") or ()}
     if not refetch:
         listed -= {int(a) for a in db[ANIME].distinct("_id")}
     return sorted(listed)

@@ -95,6 +95,7 @@ def validate_anime(item: Mapping[str, Any]) -> dict[str, Any]:
         "synopsis": _text(kind, "synopsis", item.get("synopsis")),
         "genres": _text_list(kind, "genres", item.get("genres")),
         "themes": _text_list(kind, "themes", item.get("themes")),
+        "demographics": _text_list(kind, "demographics", item.get("demographics")),
         "type": _text(kind, "type", item.get("type")),
         "episodes": _int(kind, "episodes", item.get("episodes"), optional=True),
         "aired": _text(kind, "aired", item.get("aired")),
