@@ -80,3 +80,41 @@ def test_crawl_of_60_users_stores_exactly_the_source_and_nothing_twice(replica, 
     assert again[2].total("crawler/anime_due") == 0 and again[2].total("downloader/response_count") <= 1
     assert {c: db[c].count_documents({}) for c in counts} == counts
     db.client.close()
+
+
+def test_faulty_site_leads_to_retries_or_counted_failures_never_garbage(shared_dir, truth, mongo_uri, tmp_path):
+    from crawler.replica.server import ReplicaServer
+
+    users = ["user0", "user114", "user3", "user105", "user7", "nosuchuser"]  # > 300 entries, private, missing
+    faults = {"error_rate": 0.15, "truncate_rate": 0.15, "captcha_rate": 0.05, "seed": 3}
+    with ReplicaServer(port=0, data_dir=shared_dir / "data" / "mal", **faults) as site:
+        results = run_crawl(["animelists", "anime"], mongo_uri=mongo_uri, base_url=site.base_url,
+                            settings={**REPLICA_SETTINGS, "RETRY_TIMES": 2, "BUDGET_BAN_BACKOFF": 0.05},
+                            args={"usernames": ",".join(users)}, log_dir=tmp_path, echo=False)
+        served = site.stats()
+    assert served["errors"] > 0 and served["truncated"] > 0 and served["captchas"] > 0, "faults must have fired"
+    lists_stage, anime_stage = results
+    assert all(code == 0 for r in results for code in r.exit_codes)
+    retries = sum(r.total("retry/count") for r in results)
+    assert retries > 0
+
+    db = connect(mongo_uri)
+    states = {d["_id"]: d.get("list_status") for d in db.users.find()}
+    lists = {d["_id"]: d["entries"] for d in db.animelists.find()}
+    for name, entries in lists.items():  # whatever was stored is exactly the source
+        assert entry_set(entries) == entry_set(truth.entries(name))
+    for doc in db.anime.find():
+        assert doc["title"] == truth.anime[doc["_id"]].title
+        assert doc["members"] == truth.anime[doc["_id"]].members
+    # Each user is stored, or its failure is counted; each listed anime likewise.
+    failed_lists = lists_stage.total("crawler/pages_failed/animelist") + lists_stage.total("retry/max_reached")
+    assert len([u for u in users if states.get(u)]) + failed_lists >= len(users)
+    assert states.get("user105") in ("private", None) and states.get("nosuchuser") in ("missing", None)
+    listed = {e["anime_id"] for entries in lists.values() for e in entries}
+    failed_anime = anime_stage.total("crawler/pages_failed/anime") + anime_stage.total("retry/max_reached")
+    assert db.anime.count_documents({}) + failed_anime >= len(listed)
+    print("faults served:", {k: served[k] for k in ("errors", "truncated", "captchas")}, "retries:", retries,
+          "failed lists:", failed_lists, "failed anime:", failed_anime, "anime stored:", db.anime.count_documents({}),
+          "of", len(listed))
+    assert db.anime.count_documents({}) > 0.8 * len(listed)
+    db.client.close()
