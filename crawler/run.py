@@ -31,6 +31,9 @@ REPLICA_SETTINGS: dict[str, Any] = {
     "CONCURRENT_REQUESTS": 32,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
     "RETRY_TIMES": 8,
+    "BUDGET_RATE": 200,  # the replica serves ~500 requests/s; leave it room for the other worker
+    "BUDGET_BURST": 20,
+    "BROWSER_LOCAL_ONLY": True,
     "LOG_LEVEL": "INFO",
 }
 

@@ -18,7 +18,7 @@ MONGO_URI = os.environ.get("MONGO_URI")
 USER_AGENT = os.environ.get("MAL_USER_AGENT", "animerec/0.1 (anime recommendation research crawler)")
 ROBOTSTXT_OBEY = True
 DOWNLOAD_DELAY = float(os.environ.get("MAL_DOWNLOAD_DELAY", "2.0"))
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 AUTOTHROTTLE_ENABLED = True
@@ -27,7 +27,27 @@ AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 30
 
-# 429 is retried after Retry-After by the politeness middleware; 5xx and timeouts by Scrapy's retry.
+# The politeness budget, shared by all workers through Redis when REDIS_URL is set (else per process):
+# a token bucket per site taken right before each send, 429 pauses everyone for Retry-After, a 403 or a
+# captcha page pauses everyone with exponential backoff. See crawler/politeness/middleware.py.
+BUDGET_RATE = float(os.environ.get("MAL_CRAWL_RATE", "0.5"))  # requests/s per site, all workers together
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.politeness.middleware.PolitenessMiddleware": 940,
+    # Requests marked with crawler.browser.browser_request() are rendered by headless Chromium.
+    "crawler.browser.middleware.BrowserMiddleware": 950,
+}
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.politeness.handler.BudgetDownloadHandler",
+    "https": "crawler.politeness.handler.BudgetDownloadHandler",
+}
+# Chromium resolves only 127.0.0.1/localhost (tests, the demo, CI: no traffic may leave the machine).
+BROWSER_LOCAL_ONLY = os.environ.get("BROWSER_LOCAL_ONLY", "0") == "1"
+
+# With REDIS_URL set (animerec crawl --redis), workers share one scrapy-redis frontier: see crawler/frontier.
+ADDONS = {"crawler.frontier.addon.FrontierAddon": 0}
+REDIS_URL = os.environ.get("REDIS_URL")
+
+# 5xx and timeouts are retried by Scrapy's retry middleware; 429 after Retry-After by the budget.
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

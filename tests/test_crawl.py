@@ -89,7 +89,8 @@ def test_faulty_site_leads_to_retries_or_counted_failures_never_garbage(shared_d
     faults = {"error_rate": 0.15, "truncate_rate": 0.15, "captcha_rate": 0.05, "seed": 3}
     with ReplicaServer(port=0, data_dir=shared_dir / "data" / "mal", **faults) as site:
         results = run_crawl(["animelists", "anime"], mongo_uri=mongo_uri, base_url=site.base_url,
-                            settings={**REPLICA_SETTINGS, "RETRY_TIMES": 2, "BUDGET_BAN_BACKOFF": 0.05},
+                            settings={**REPLICA_SETTINGS, "RETRY_TIMES": 2, "BUDGET_BAN_BACKOFF": 0.05,
+                                      "BUDGET_BAN_BACKOFF_MAX": 0.5},
                             args={"usernames": ",".join(users)}, log_dir=tmp_path, echo=False)
         served = site.stats()
     assert served["errors"] > 0 and served["truncated"] > 0 and served["captchas"] > 0, "faults must have fired"
