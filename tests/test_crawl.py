@@ -119,3 +119,18 @@ def test_faulty_site_leads_to_retries_or_counted_failures_never_garbage(shared_d
           "of", len(listed))
     assert db.anime.count_documents({}) > 0.8 * len(listed)
     db.client.close()
+
+
+def test_browser_path_reads_the_rendered_list_page_and_stores_the_same_lists(replica, truth, mongo_uri, tmp_path):
+    users = ["user0", "user105", "user7"]  # > 300 entries (the rest comes from load.json), private, short
+    results = run_crawl(["animelists"], mongo_uri=mongo_uri, base_url=replica.base_url, settings=REPLICA_SETTINGS,
+                        args={"usernames": ",".join(users), "via": "browser"}, log_dir=tmp_path, echo=False)
+    stage = results[0]
+    assert stage.total("browser/pages") == len(users), "each list page must have been rendered by Chromium"
+    db = connect(mongo_uri)
+    lists = {d["_id"]: d["entries"] for d in db.animelists.find()}
+    assert set(lists) == {"user0", "user7"}
+    for name, entries in lists.items():
+        assert entry_set(entries) == entry_set(truth.entries(name))
+    assert db.users.find_one({"_id": "user105"})["list_status"] == "private"
+    db.client.close()

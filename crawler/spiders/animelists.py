@@ -4,6 +4,9 @@ Users come from ``-a usernames=a,b,c`` or, by default, from the ``users`` collec
 whose list was fetched less than ``ANIMELIST_MAX_AGE_HOURS`` ago are skipped. MAL answers HTTP 400 both
 for a private list and for a user who does not exist, so a 400 is followed by the profile page: 404
 means missing, a profile means private. The list is yielded once, complete, after its last page.
+
+``-a via=browser`` reads the first 300 entries from the list page rendered by headless Chromium (its rows
+are drawn by JavaScript) instead of load.json, then pages on through load.json as usual.
 """
 
 from __future__ import annotations
@@ -14,20 +17,27 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from crawler.browser.request import browser_request
 from crawler.items import AnimeListItem, UserItem
-from crawler.parsers import parse_animelist, parse_profile
+from crawler.parsers import ListUnavailable, parse_animelist, parse_listpage, parse_profile
 from crawler.spiders.base import MalSpider
-from crawler.urls import LOADJSON_PAGE_SIZE, loadjson_url, profile_url
+from crawler.urls import LOADJSON_PAGE_SIZE, listpage_url, loadjson_url, profile_url
 from pipeline.readers import usernames_due
 from pipeline.store import connect
+
+# The rendered list page is ready when its script has drawn the rows (or says the list is closed).
+LISTPAGE_READY = "table.list-table[data-drawn], div.badresult"
 
 
 class AnimelistsSpider(MalSpider):
     name = "animelists"
 
     def __init__(self, usernames: str | None = None, max_age_hours: float | str | None = None,
-                 **kwargs: Any) -> None:
+                 via: str = "json", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if via not in ("json", "browser"):
+            raise ValueError(f"via must be 'json' or 'browser', got {via!r}")
+        self.via = via
         self.usernames = [u.strip() for u in usernames.split(",") if u.strip()] if usernames else None
         self.max_age_hours = max_age_hours
 
@@ -45,22 +55,38 @@ class AnimelistsSpider(MalSpider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for username in self.due_usernames():
-            yield self.list_page(username, offset=0, entries={})
+            if self.via == "browser":
+                yield browser_request(listpage_url(self.base_url, username), wait_for=LISTPAGE_READY,
+                                      callback=self.parse_rendered_list, cb_kwargs={"username": username},
+                                      meta={"handle_httpstatus_list": [404]})
+            else:
+                yield self.list_page(username, offset=0, entries={})
 
     def list_page(self, username: str, offset: int, entries: dict[int, dict[str, Any]]) -> scrapy.Request:
         return scrapy.Request(
             loadjson_url(self.base_url, username, offset), callback=self.parse_list,
             cb_kwargs={"username": username, "offset": offset, "entries": entries},
-            meta={"handle_httpstatus_list": [400]},
+            meta={"handle_httpstatus_list": [400, 404]},
         )
 
-    def parse_list(self, response: Response, username: str, offset: int,
-                   entries: dict[int, dict[str, Any]]) -> Iterator[Any]:
-        if response.status == 400:
-            yield scrapy.Request(profile_url(self.base_url, username), callback=self.parse_closed_list,
-                                 cb_kwargs={"username": username}, meta={"handle_httpstatus_list": [404]})
+    def closed_list(self, username: str) -> scrapy.Request:
+        return scrapy.Request(profile_url(self.base_url, username), callback=self.parse_closed_list,
+                              cb_kwargs={"username": username}, meta={"handle_httpstatus_list": [404]})
+
+    def parse_rendered_list(self, response: Response, username: str) -> Iterator[Any]:
+        yield from self.parse_list(response, username, 0, {}, parser=parse_listpage)
+
+    def parse_list(self, response: Response, username: str, offset: int, entries: dict[int, dict[str, Any]],
+                   parser: Any = parse_animelist) -> Iterator[Any]:
+        # A closed list is HTTP 400 on load.json, a "restricted" notice or a 404 on the list page.
+        if response.status in (400, 404):
+            yield self.closed_list(username)
             return
-        page, retry = self.parse_page(response, parse_animelist, "animelist")
+        try:
+            page, retry = self.parse_page(response, parser, "animelist", reraise=(ListUnavailable,))
+        except ListUnavailable:
+            yield self.closed_list(username)
+            return
         if page is None:
             if retry is not None:
                 yield retry

@@ -35,10 +35,15 @@ class MalSpider(scrapy.Spider):
         self.crawler.stats.inc_value(key, n)
 
     def parse_page(self, response: Response, parser: Callable[..., Any], kind: str,
-                   **kwargs: Any) -> tuple[Any, scrapy.Request | None]:
-        """``(parsed, None)`` on success, ``(None, retry_request_or_None)`` when the page does not parse."""
+                   reraise: tuple[type[ParseError], ...] = (), **kwargs: Any) -> tuple[Any, scrapy.Request | None]:
+        """``(parsed, None)`` on success, ``(None, retry_request_or_None)`` when the page does not parse.
+
+        Errors in ``reraise`` are the caller's to handle (they are answers, such as "this list is closed").
+        """
         try:
             return parser(response.text, **kwargs), None
+        except reraise:
+            raise
         except ParseError as exc:
             reason = reason_of(exc)
             self.count(f"crawler/page_errors/{kind}/{reason}")
