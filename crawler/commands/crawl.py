@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes per stage (default 1)")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL"),
                         help="Redis URL of the shared frontier and budget (default: $REDIS_URL)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --redis: forget the shared frontier of these stages first (queue and seen "
+                             "URLs), so a finished crawl can run again; only when no worker is running")
     parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE", help="a Scrapy setting")
     parser.add_argument("-a", "--arg", action="append", metavar="NAME=VALUE",
                         help="a spider argument, given to each stage that takes it")
@@ -50,9 +53,17 @@ def run(args: argparse.Namespace) -> int:
         spider_args = parse_assignments(args.arg, "-a")
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
+    stages = args.spiders or STAGES
+    if args.fresh:
+        if not args.redis:
+            raise SystemExit("--fresh resets the shared Redis frontier: it needs --redis URL or REDIS_URL")
+        from crawler.frontier import reset_frontier
+
+        for spider in stages:
+            print(f"crawl: reset the frontier of {spider}: {reset_frontier(args.redis, spider)}")
     log_dir = args.data / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with mongo_uri(args.data / "mongo") as uri:
-        run_crawl(args.spiders or STAGES, mongo_uri=uri, base_url=args.base_url, workers=args.workers,
+        run_crawl(stages, mongo_uri=uri, base_url=args.base_url, workers=args.workers,
                   redis_url=args.redis, settings=settings, args=spider_args, log_dir=log_dir)
     return 0
