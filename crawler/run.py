@@ -34,6 +34,8 @@ REPLICA_SETTINGS: dict[str, Any] = {
     "BUDGET_RATE": 200,  # the replica serves ~500 requests/s; leave it room for the other worker
     "BUDGET_BURST": 20,
     "BROWSER_LOCAL_ONLY": True,
+    # With a shared frontier: close 4 s after the queue ran dry (two heartbeats), not 10 s.
+    "FRONTIER_IDLE_CLOSE": 4,
     "LOG_LEVEL": "INFO",
 }
 
@@ -59,7 +61,7 @@ class StageResult:
     def summary(self) -> str:
         written = sum(self.prefixed("pipeline/written/").values())
         problems = {**self.prefixed("crawler/pages_failed/"), **self.prefixed("pipeline/invalid/"),
-                    **self.prefixed("pipeline/write_failed/")}
+                    **self.prefixed("pipeline/write_failed/"), **self.prefixed("log_count/ERROR")}
         parts = [f"{self.spider}: {self.total('downloader/response_count')} responses, {written} documents "
                  f"written by {len(self.workers)} worker(s) in {self.seconds:.1f} s"]
         if problems:
@@ -147,11 +149,14 @@ def run_crawl(spiders: Iterable[str] = STAGES, *, mongo_uri: str, base_url: str 
         result = run_stage(spider, workers=workers, settings=merged, args=args, log_dir=log_dir)
         if echo:
             print("crawl: " + result.summary(), flush=True)
-        missing = [i for i, stats in enumerate(result.workers) if not stats]
-        if missing:
+        # Scrapy exits 0 even when a component failed at start: judge workers by their stats instead.
+        failed = [i for i, stats in enumerate(result.workers)
+                  if stats.get("finish_reason") != "finished" or stats.get("log_count/CRITICAL")]
+        if failed:
             hint = f"; see the logs in {log_dir}" if log_dir else ""
-            raise RuntimeError(f"{spider}: worker(s) {missing} ended without stats (exit codes "
-                               f"{result.exit_codes}){hint}")
+            raise RuntimeError(f"{spider}: worker(s) {failed} did not finish cleanly (exit codes "
+                               f"{result.exit_codes}, finish reasons "
+                               f"{[w.get('finish_reason') for w in result.workers]}){hint}")
         results.append(result)
     return results
 

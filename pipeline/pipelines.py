@@ -2,7 +2,8 @@
 
 Settings:
 - ``MONGO_URI`` (default: the ``MONGO_URI`` environment variable): where to write.
-- ``MONGO_BATCH_SIZE`` (100): items per collection buffered before one unordered bulk upsert.
+- ``MONGO_BATCH_SIZE`` (100): items per collection buffered before one unordered bulk upsert; writes run
+  in the reactor thread pool, so the crawl does not wait on the store.
 - ``MONGO_WRITE_RETRIES`` (5) and ``MONGO_RETRY_BACKOFF`` (0.5 s): transient-error retries.
 - ``MONGO_FAILED_DIR`` (``data/failed``): documents that still could not be written are appended here
   as JSON lines and counted (``pipeline/write_failed/<collection>``), never dropped silently.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from twisted.internet.threads import deferToThread
 
 from pipeline.store import COLLECTIONS, StoreWriteError, connect, ensure_indexes, upsert_many, with_retries
 from pipeline.validation import VALIDATORS, ValidationError
@@ -47,6 +50,7 @@ class MongoPipeline:
         self.stats = stats
         self.buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.db = None
+        self._spill_lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MongoPipeline:
@@ -84,12 +88,23 @@ class MongoPipeline:
             raise DropItem(str(exc)) from exc
         buffer = self.buffers[kind]
         buffer.append(doc)
-        if len(buffer) >= self.batch_size:
-            self.flush(kind)
-        return item
+        if len(buffer) < self.batch_size:
+            return item
+        docs, self.buffers[kind] = buffer, []
+        from twisted.internet import reactor
+
+        if not reactor.running:  # called outside a crawl (scripts, unit tests): write in place
+            self.write_batch(kind, docs)
+            return item
+        # pymongo blocks: write in Scrapy's thread pool so the crawl goes on meanwhile. The item is done
+        # (and, on the shared frontier, its request acknowledged) only once its batch is written.
+        return deferToThread(self.write_batch, kind, docs).addCallback(lambda _: item)
 
     def flush(self, kind: str) -> None:
         docs, self.buffers[kind] = self.buffers[kind], []
+        self.write_batch(kind, docs)
+
+    def write_batch(self, kind: str, docs: list[dict[str, Any]]) -> None:
         # A discovered-only user must not look as if its list had been fetched.
         fetched = [d for d in docs if kind != "user" or "list_status" in d]
         seen = [d for d in docs if kind == "user" and "list_status" not in d]
@@ -114,7 +129,7 @@ class MongoPipeline:
     def spill(self, collection: str, documents: list[dict[str, Any]]) -> Path:
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         path = self.failed_dir / f"{collection}.jsonl"
-        with path.open("a", encoding="utf-8") as out:
+        with self._spill_lock, path.open("a", encoding="utf-8") as out:
             for doc in documents:
                 out.write(json.dumps(doc, default=str) + "\n")
         return path

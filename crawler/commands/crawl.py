@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 NAME = "crawl"
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     log_dir = args.data / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with mongo_uri(args.data / "mongo") as uri:
-        run_crawl(stages, mongo_uri=uri, base_url=args.base_url, workers=args.workers,
-                  redis_url=args.redis, settings=settings, args=spider_args, log_dir=log_dir)
+        try:
+            run_crawl(stages, mongo_uri=uri, base_url=args.base_url, workers=args.workers,
+                      redis_url=args.redis, settings=settings, args=spider_args, log_dir=log_dir)
+        except RuntimeError as exc:
+            print(f"crawl failed: {exc}", file=sys.stderr)
+            return 1
     return 0
