@@ -127,16 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
-    from crawler.frontier.local import LocalRedis
     from crawler.replica import data as replica_data
-    from pipeline.embedded import LocalMongo
+    from pipeline.embedded import LocalMongo, LocalRedis
 
     data = replica_data.load()
     with tempfile.TemporaryDirectory(prefix="animerec-bench-") as tmp:
         workdir = Path(tmp)
         mongo = LocalMongo(workdir / "mongo").start()
         try:
-            with LocalRedis(workdir / "redis") as redis_server:
+            with LocalRedis() as redis_server:
                 rate_rows = bench_rate(args, data, redis_server.url,
                                        f"mongodb://127.0.0.1:{mongo.port}/bench", workdir)
             path_rows = bench_paths(args, data, workdir)

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pymongo
 from pymongo.errors import PyMongoError
@@ -160,6 +161,11 @@ class LocalRedis:
             time.sleep(0.05)
         self.stop()
         raise EmbeddedStoreError(f"redis-server did not listen on port {self.port}")
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
 
     def stop(self) -> None:
         process, self.process = self.process, None

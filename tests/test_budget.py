@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from crawler.frontier.local import LocalRedis as RedisServer
 from crawler.politeness.blocks import classify_block
 from crawler.politeness.bucket import LocalBudget, RedisBudget
 from crawler.politeness.middleware import parse_retry_after
+from pipeline.embedded import LocalRedis as RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
-    server = RedisServer(tmp_path_factory.mktemp("redis-budget")).start()
+    server = RedisServer().start()
     yield server
     server.stop()
 

@@ -7,13 +7,13 @@ import scrapy
 from scrapy.settings import Settings
 
 from crawler.frontier.addon import FrontierAddon
-from crawler.frontier.local import LocalRedis as RedisServer
 from crawler.frontier.queue import META_KEY, ReliablePriorityQueue, ack
+from pipeline.embedded import LocalRedis as RedisServer
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis-frontier")).start()
+    server = RedisServer().start()
     yield server
     server.stop()
 

@@ -11,14 +11,14 @@ import pytest
 from _workers import Worker, run_workers
 
 from crawler.frontier import frontier_status, reset_frontier
-from crawler.frontier.local import LocalRedis as RedisServer
+from pipeline.embedded import LocalRedis as RedisServer
 
 ROBOTS = "/robots.txt"  # fetched by each worker's RobotsTxtMiddleware itself, outside the frontier
 
 
 @pytest.fixture
 def redis_server(tmp_path: Path):
-    server = RedisServer(tmp_path / "redis").start()
+    server = RedisServer().start()
     yield server
     server.stop()
 
