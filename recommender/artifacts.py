@@ -1,0 +1,151 @@
+"""The trained recommender as one artefact: what the batch job publishes from and fold-in queries use.
+
+A :class:`TrainedRecommender` wraps a fitted *scorer* (the hybrid model) with the column order
+(MAL anime ids), the titles and image URLs to publish, the default adventurousness and N. Both the
+batch job (every training user) and a fold-in query (one new list) go through the same
+:meth:`TrainedRecommender.recommend_rows`, so a user whose list did not change gets the same list
+either way.
+
+A scorer is anything with::
+
+    score_components(scores, statuses, userid=None) -> (cf, content)   # dense, rows x anime
+    explain(scores: csr_matrix, items: ndarray[rows, n]) -> ndarray[rows, n, k]    # column indices, -1 = none
+
+(``userid``: the rows' indices in the training matrix, so learned user factors are used; None folds
+the rows in) where ``cf`` and ``content`` are on comparable scales and the hybrid's score is
+``adventurousness * cf + (1 - adventurousness) * content`` (:func:`recommender.query.blend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+
+MODEL_FILE = "model.joblib"
+
+
+class Scorer(Protocol):
+    def score_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix,
+                         userid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        ...
+
+    def explain(self, scores: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        ...
+
+
+def top_n(blended: np.ndarray, listed: sp.csr_matrix, n: int) -> np.ndarray:
+    """Column indices of each row's ``n`` best scores, best first, never a listed item (in place on ``blended``)."""
+    coo = listed.tocoo()
+    blended[coo.row, coo.col] = -np.inf
+    n = min(n, blended.shape[1])
+    part = np.argpartition(-blended, n - 1, axis=1)[:, :n]
+    order = np.argsort(-np.take_along_axis(blended, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+@dataclass
+class TrainedRecommender:
+    scorer: Any
+    anime_ids: np.ndarray  # int64, ascending: the column order of every matrix
+    titles: np.ndarray  # object, per column
+    image_urls: np.ndarray  # object, per column ('' when unknown)
+    adventurousness: float
+    n_stored: int = 50
+    run_id: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ lists -> rows
+    def known(self, entries: list[dict[str, int]]) -> list[dict[str, int]]:
+        """The entries whose anime the model was trained on (others cannot be folded in)."""
+        pos = np.searchsorted(self.anime_ids, [e["anime_id"] for e in entries])
+        return [e for e, p in zip(entries, pos, strict=True)
+                if p < len(self.anime_ids) and self.anime_ids[p] == e["anime_id"]]
+
+    def rows_from_entries(self, entries: list[dict[str, int]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """One user's list as 1 x anime score and status rows (unscored = explicit 0, as the reader does)."""
+        entries = sorted(self.known(entries), key=lambda e: e["anime_id"])
+        cols = np.searchsorted(self.anime_ids, [e["anime_id"] for e in entries]).astype(np.int32)
+        indptr = np.array([0, len(cols)], np.int64)
+        shape = (1, len(self.anime_ids))
+        scores = sp.csr_matrix((np.array([e["score"] for e in entries], np.float32), cols, indptr), shape=shape)
+        statuses = sp.csr_matrix((np.array([e["status"] for e in entries], np.int8), cols.copy(), indptr.copy()),
+                                 shape=shape)
+        return scores, statuses
+
+    # ------------------------------------------------------------------ scoring
+    def recommend_rows(self, scores: sp.csr_matrix, statuses: sp.csr_matrix, n: int | None = None,
+                       adventurousness: float | None = None,
+                       userid: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Top-``n`` for each row: ``items`` (column indices), ``score``, ``cf``, ``content``, ``why``."""
+        n = n or self.n_stored
+        a = self.adventurousness if adventurousness is None else adventurousness
+        cf, content = self.scorer.score_components(scores, statuses, userid)
+        blended = a * cf + (1.0 - a) * content
+        listed = sp.csr_matrix((np.ones(scores.nnz, np.float32), scores.indices, scores.indptr), shape=scores.shape)
+        items = top_n(blended, listed, n)
+        why = self.scorer.explain(scores, items)
+        return {"items": items, "score": np.take_along_axis(blended, items, axis=1),
+                "cf": np.take_along_axis(cf, items, axis=1), "content": np.take_along_axis(content, items, axis=1),
+                "why": why}
+
+    def documents(self, usernames: np.ndarray, top: dict[str, np.ndarray], created_at: Any) -> Iterator[dict]:
+        """The published documents (layout in recommender.publish) for a block of rows."""
+        ids = self.anime_ids
+        item_ids = ids[top["items"]].tolist()
+        item_titles = self.titles[top["items"]].tolist()
+        item_images = self.image_urls[top["items"]].tolist()
+        scores = np.round(top["score"].astype(np.float64), 5).tolist()
+        cfs = np.round(top["cf"].astype(np.float64), 5).tolist()
+        contents = np.round(top["content"].astype(np.float64), 5).tolist()
+        why = top["why"]
+        why_ids = np.where(why >= 0, ids[np.maximum(why, 0)], -1).tolist()
+        why_names = self.titles[np.maximum(why, 0)].tolist()
+        for u, username in enumerate(usernames.tolist()):
+            why_titles: dict[str, str] = {}
+            items = []
+            for j, anime_id in enumerate(item_ids[u]):
+                if scores[u][j] == float("-inf"):  # fewer unlisted anime than n: nothing left to offer
+                    break
+                reasons = [a for a in why_ids[u][j] if a >= 0]
+                items.append({"anime_id": anime_id, "title": item_titles[u][j], "image_url": item_images[u][j],
+                              "score": scores[u][j], "cf": cfs[u][j], "content": contents[u][j], "why": reasons})
+                for a, name in zip(why_ids[u][j], why_names[u][j], strict=True):
+                    if a >= 0:
+                        why_titles[str(a)] = name
+            yield {"_id": username, "run_id": self.run_id, "created_at": created_at, "items": items,
+                   "why_titles": why_titles}
+
+    def title_of(self, anime_id: int) -> str:
+        pos = int(np.searchsorted(self.anime_ids, anime_id))
+        return str(self.titles[pos]) if pos < len(self.anime_ids) and self.anime_ids[pos] == anime_id else str(anime_id)
+
+    def recommend_entries(self, entries: list[dict[str, int]], n: int) -> dict[str, Any]:
+        """Fold one list in: the same document a published user gets (``_id`` = ``None``)."""
+        scores, statuses = self.rows_from_entries(entries)
+        top = self.recommend_rows(scores, statuses, n)
+        return next(self.documents(np.array([None], dtype=object), top, None))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / MODEL_FILE
+        joblib.dump(self, path, compress=0)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainedRecommender:
+        path = Path(directory)
+        path = path / MODEL_FILE if path.is_dir() else path
+        if not path.is_file():
+            raise FileNotFoundError(f"no trained model at {path}: run `animerec train` (or pass --artifacts)")
+        model = joblib.load(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} does not hold a TrainedRecommender")
+        return model

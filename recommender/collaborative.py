@@ -1,0 +1,314 @@
+"""Our collaborative model: confidence-weighted non-negative matrix factorisation.
+
+Chosen by measurement on the inner split (see docs/BENCHMARKS.md): plain NMF of the zero-filled
+score matrix (the seed approach) treats "not rated" as "scored 0" and ranks poorly; binary input
+loses the scores. What won is a weighted NMF in the style of implicit ALS (Hu et al. 2008), but
+with non-negative factors:
+
+    minimise  sum_{(u,i) rated} c_ui (p_ui - w_u.h_i)^2 + w0 sum_{(u,i) not rated} (w_u.h_i)^2
+              + l2 (|W|^2 + |H|^2)          subject to W >= 0, H >= 0
+
+with preference ``p = max(0.05, 1 + beta (score - user mean))`` (score-aware, user-centred) and
+confidence ``c = 1 + alpha p``. It is solved by element-wise coordinate descent (eALS, He et al.
+2016, with a projection onto >= 0): each factor column costs a few passes over the ratings and
+the unrated entries enter only through the k x k Gram matrix, so nothing users x items is ever
+dense. Non-negative factors read as additive "taste components" for the stored user vectors.
+
+Measured (docs/BENCHMARKS.md): 0.356 NDCG@10 at k=64 and 0.38 at k=128 on MAL 2023 (seed 0), against
+0.287 for the seed approach and 0.29-0.34 for zero-filled NMF on any input. The inner split picks
+k=128, l2=30, alpha=2; the default rank is 64 because the fit is numpy coordinate descent, ~5x slower
+than implicit's compiled ALS at the same rank (about 17 s per iteration at 1/10 of MAL's scale).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.sparse as sp
+
+from recommender.base import RecommenderBase, rated_only, taste_weights
+
+logger = logging.getLogger(__name__)
+
+
+def _segment_sums(values: np.ndarray, indptr: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` per CSR segment (rows with no entries get 0, unlike bare reduceat)."""
+    sums = np.zeros(len(indptr) - 1, dtype=np.float32)
+    if values.size:
+        sums[nonempty] = np.add.reduceat(values, indptr[:-1][nonempty])
+    return sums
+
+
+class _Side:
+    """One side's view of the ratings, sorted by that side (CSR for users, CSC for items)."""
+
+    def __init__(self, indptr: np.ndarray, other: np.ndarray, pref_conf: np.ndarray,
+                 conf_excess: np.ndarray) -> None:
+        self.indptr = indptr
+        self.counts = np.diff(indptr)
+        self.nonempty = self.counts > 0
+        self.other = other  # the index on the other side, per rating
+        self.pref_conf = pref_conf  # c * p
+        self.conf_excess = conf_excess  # c - w0
+        self.busiest_first = np.argsort(-self.counts, kind="stable").astype(np.int64)  # work order
+
+
+def _sweep_numpy(own: np.ndarray, other: np.ndarray, side: _Side, yhat: np.ndarray, l2: float,
+                 w0: float) -> np.ndarray:
+    """Reference for ``_sweep_numba`` (one factor column at a time, vectorised over rows).
+
+    Kept only so the tests can check that the compiled kernel computes the same factors.
+    ``own`` (n x k) is updated in place; ``yhat`` holds the current predictions at the ratings, in
+    ``side``'s order; returns it updated.
+    """
+    own_t, other_t = own.T, other.T  # views: column f of the factors is a row here
+    gram = other_t @ other  # k x k, all items: the unrated entries' whole contribution
+    for f in range(own_t.shape[0]):
+        h = other_t[f][side.other]
+        y_without = yhat - np.repeat(own_t[f], side.counts) * h
+        num = _segment_sums((side.pref_conf - side.conf_excess * y_without) * h, side.indptr, side.nonempty)
+        num -= w0 * (gram[f] @ own_t - own_t[f] * gram[f, f])
+        den = _segment_sums(side.conf_excess * h * h, side.indptr, side.nonempty)
+        den += w0 * gram[f, f] + l2
+        own_t[f] = np.maximum(0.0, num / den)
+        yhat = y_without + np.repeat(own_t[f], side.counts) * h
+    return yhat
+
+
+_sweep_kernel = None
+_predict_kernel = None
+_ROWS_PER_CHUNK = 16
+
+
+def _compiled_kernel():  # noqa: ANN202 - a numba dispatcher
+    """Compile the row kernel on first use, so importing this module (and ``animerec --help``) stays light.
+
+    The same arithmetic as ``_sweep_numpy``, reordered: every row's k coordinates are updated in turn
+    (rows are independent given the other side, so this is the same sequence of updates), with the
+    row's other-side vectors gathered once into a k x nnz buffer so each coordinate is two contiguous
+    passes. Not cached on disk (``cache=False``): the tree stays clean, and compiling takes seconds.
+    """
+    global _sweep_kernel, _predict_kernel
+    if _sweep_kernel is None:
+        from numba import njit, prange
+
+        @njit(cache=False, parallel=True, fastmath=False)
+        def kernel(own, other, gram, order, indptr, other_index, pref_conf, conf_excess, yhat, l2, w0):  # noqa: ANN001, ANN202
+            k = own.shape[1]
+            for position in prange(order.shape[0]):
+                row = order[position]
+                lo, hi = indptr[row], indptr[row + 1]
+                n = hi - lo
+                y = yhat[lo:hi]
+                pc = pref_conf[lo:hi]
+                ce = conf_excess[lo:hi]
+                # Gather the row's other-side vectors into a k x n buffer (each coordinate then reads
+                # a contiguous run) and, in the same pass, the parts of each coordinate's numerator
+                # and denominator that do not move during the sweep: sum c p h_f and sum (c - w0) h_f^2.
+                h = np.empty((k, n), dtype=np.float32)
+                fixed_num = np.zeros(k)
+                den_rated = np.zeros(k)
+                for j in range(n):
+                    vec = other[other_index[lo + j]]
+                    p_j = pc[j]
+                    c_j = ce[j]
+                    for f in range(k):
+                        v = vec[f]
+                        h[f, j] = v
+                        fixed_num[f] += p_j * v
+                        den_rated[f] += c_j * v * v
+                w = own[row]
+                step = 0.0
+                last = 0
+                for f in range(k):
+                    old = w[f]
+                    hf = h[f]
+                    hl = h[last]
+                    # sum (c - w0) yhat h_f, applying the previous coordinate's change to yhat in the
+                    # same pass; four accumulators because without fastmath one chain of dependent
+                    # adds is latency-bound.
+                    acc_a = 0.0
+                    acc_b = 0.0
+                    acc_c = 0.0
+                    acc_d = 0.0
+                    n_four = n - n % 4
+                    if step != 0.0:
+                        for j in range(0, n_four, 4):
+                            y[j] += step * hl[j]
+                            y[j + 1] += step * hl[j + 1]
+                            y[j + 2] += step * hl[j + 2]
+                            y[j + 3] += step * hl[j + 3]
+                            acc_a += ce[j] * y[j] * hf[j]
+                            acc_b += ce[j + 1] * y[j + 1] * hf[j + 1]
+                            acc_c += ce[j + 2] * y[j + 2] * hf[j + 2]
+                            acc_d += ce[j + 3] * y[j + 3] * hf[j + 3]
+                        for j in range(n_four, n):
+                            y[j] += step * hl[j]
+                            acc_a += ce[j] * y[j] * hf[j]
+                    else:
+                        for j in range(0, n_four, 4):
+                            acc_a += ce[j] * y[j] * hf[j]
+                            acc_b += ce[j + 1] * y[j + 1] * hf[j + 1]
+                            acc_c += ce[j + 2] * y[j + 2] * hf[j + 2]
+                            acc_d += ce[j + 3] * y[j + 3] * hf[j + 3]
+                        for j in range(n_four, n):
+                            acc_a += ce[j] * y[j] * hf[j]
+                    # sum c p h - sum (c - w0) (yhat - w_f h) h, as in the reference.
+                    num = fixed_num[f] - ((acc_a + acc_b) + (acc_c + acc_d)) + old * den_rated[f]
+                    cross = 0.0
+                    for g in range(k):
+                        cross += gram[f, g] * w[g]
+                    num -= w0 * (cross - old * gram[f, f])
+                    den = den_rated[f] + w0 * gram[f, f] + l2
+                    new = max(0.0, num / den)
+                    w[f] = new
+                    step = new - old
+                    last = f
+                if step != 0.0:
+                    hl = h[last]
+                    for j in range(n):
+                        y[j] += step * hl[j]
+
+        @njit(cache=False, parallel=True, fastmath=False)
+        def predict(own, other, indptr, other_index):  # noqa: ANN001, ANN202
+            yhat = np.empty(other_index.shape[0], dtype=np.float32)
+            for row in prange(own.shape[0]):
+                w = own[row]
+                for j in range(indptr[row], indptr[row + 1]):
+                    vec = other[other_index[j]]
+                    total = 0.0
+                    for f in range(w.shape[0]):
+                        total += w[f] * vec[f]
+                    yhat[j] = total
+            return yhat
+
+        _sweep_kernel = kernel
+        _predict_kernel = predict
+    return _sweep_kernel
+
+
+def _sweep_numba(own: np.ndarray, other: np.ndarray, side: _Side, yhat: np.ndarray, l2: float,
+                 w0: float) -> np.ndarray:
+    """One coordinate-descent pass over every factor of ``own`` (n x k, updated in place), compiled.
+
+    ``yhat`` holds the current predictions at the ratings, in ``side``'s order; it is updated in
+    place and returned.
+    """
+    from numba import parallel_chunksize
+
+    gram = (other.T @ other).astype(np.float64)  # k x k: the unrated entries' whole contribution
+    # Popularity is power-law: a few anime hold most ratings. Busiest rows first, handed out in
+    # small chunks, so the threads finish together instead of one taking all the head anime.
+    with parallel_chunksize(_ROWS_PER_CHUNK):
+        _compiled_kernel()(own, other, gram, side.busiest_first, side.indptr, side.other, side.pref_conf,
+                           side.conf_excess, yhat, float(l2), float(w0))
+    return yhat
+
+
+_SWEEPS = {"numba": _sweep_numba, "numpy": _sweep_numpy}
+
+
+class NMFRecommender(RecommenderBase):
+    """Confidence-weighted NMF (non-negative eALS) on score-aware implicit feedback.
+
+    Parameters: ``factors`` (rank), ``l2`` (ridge on both factor matrices), ``alpha`` (confidence
+    slope), ``beta`` (score-awareness of the preference; 0 = binary), ``missing_weight`` (w0, the
+    weight of every unrated pair), ``iterations``, ``random_state``.
+    Learned: ``user_factors_`` (n_users x k), ``item_factors_`` (n_items x k), both >= 0.
+    """
+
+    # Which sweep ``fit`` runs: the compiled kernel; the tests switch an instance to "numpy" to check it.
+    _kernel = "numba"
+
+    def __init__(self, factors: int = 64, l2: float = 30.0, alpha: float = 2.0, beta: float = 0.3,
+                 missing_weight: float = 1.0, iterations: int = 10, random_state: int = 0) -> None:
+        self.factors = factors
+        self.l2 = l2
+        self.alpha = alpha
+        self.beta = beta
+        self.missing_weight = missing_weight
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def _preferences(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        return taste_weights(rated_only(user_items), self.beta)
+
+    def _fit(self, user_items: sp.csr_matrix, **_: object) -> None:
+        prefs = self._preferences(user_items)
+        n_users, n_items = prefs.shape
+        k, w0 = self.factors, float(self.missing_weight)
+        rng = np.random.default_rng(self.random_state)
+        # Small positive start: eALS is insensitive to the scale, and zeros would never move.
+        # Drawn k x n (the original layout, so a seed gives the same model) and stored n x k.
+        users = np.ascontiguousarray((rng.random((k, n_users), dtype=np.float32) * 0.1).astype(np.float32).T)
+        items = np.ascontiguousarray((rng.random((k, n_items), dtype=np.float32) * 0.1).astype(np.float32).T)
+        p = prefs.data.astype(np.float32)
+        conf = (1.0 + self.alpha * p).astype(np.float32)
+        user_indptr = prefs.indptr.astype(np.int64)
+        user_side = _Side(user_indptr, prefs.indices.astype(np.int32), conf * p, conf - w0)
+        rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(user_indptr))
+        # Rating positions in item order, users ascending within an item (a stable sort by item,
+        # done as scipy's O(nnz) CSR -> CSC conversion of the positions rather than an argsort).
+        positions = sp.csr_matrix((np.arange(prefs.nnz, dtype=np.int64), prefs.indices, prefs.indptr),
+                                  shape=prefs.shape).tocsc()
+        by_item = positions.data
+        item_indptr = positions.indptr.astype(np.int64)
+        del positions
+        item_side = _Side(item_indptr, rows[by_item], (conf * p)[by_item], (conf - w0)[by_item])
+        if self._kernel == "numpy":
+            yhat = np.einsum("ij,ij->i", users[rows], items[prefs.indices]) if prefs.nnz else p.copy()
+        else:  # the same dot products, without materialising two nnz x k gathers (GBs at MAL scale)
+            _compiled_kernel()
+            yhat = _predict_kernel(users, items, user_side.indptr, user_side.other)
+        sweep = _SWEEPS[self._kernel]
+        started = time.perf_counter()
+        for iteration in range(self.iterations):
+            yhat = sweep(users, items, user_side, yhat, self.l2, w0)
+            yhat_items = sweep(items, users, item_side, np.ascontiguousarray(yhat[by_item]), self.l2, w0)
+            yhat = np.empty_like(yhat_items)
+            yhat[by_item] = yhat_items
+            logger.debug("nmf iteration %d/%d, %.1fs", iteration + 1, self.iterations,
+                         time.perf_counter() - started)
+        self.user_factors_ = users
+        self.item_factors_ = items
+        self._item_gram = (self.item_factors_.T @ self.item_factors_).astype(np.float64)
+
+    def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Factors for users not seen in fit: the exact non-negative least-squares user step.
+
+        Solves the user's k x k normal equations (Cholesky, then NNLS on the triangular factor);
+        about a millisecond per user at k=64, whatever the catalogue size.
+        """
+        from threadpoolctl import threadpool_limits
+
+        prefs = self._preferences(user_items)
+        with threadpool_limits(1, "blas"):  # k x k solves: BLAS threads only add wake-up latency
+            return self._fold_in(prefs)
+
+    def _fold_in(self, prefs: sp.csr_matrix) -> np.ndarray:
+        w0 = float(self.missing_weight)
+        out = np.zeros((prefs.shape[0], self.factors), dtype=np.float32)
+        for row in range(prefs.shape[0]):
+            lo, hi = prefs.indptr[row], prefs.indptr[row + 1]
+            if lo == hi:
+                continue  # nothing rated: no taste to fold in; scores fall back to 0
+            h = self.item_factors_[prefs.indices[lo:hi]].astype(np.float64)
+            p = prefs.data[lo:hi].astype(np.float64)
+            conf = 1.0 + self.alpha * p
+            a = w0 * self._item_gram + (h.T * (conf - w0)) @ h + self.l2 * np.eye(self.factors)
+            b = h.T @ (conf * p)
+            upper = scipy.linalg.cholesky(a, lower=False)
+            target = scipy.linalg.solve_triangular(upper, b, trans="T", lower=False)
+            out[row] = scipy.optimize.nnls(upper, target)[0]
+        return out
+
+    def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
+        users = self.fold_in(user_items) if userid is None else self.user_factors_[userid]
+        return users @ self.item_factors_.T
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
