@@ -7,7 +7,8 @@ with a projection and turns them into CSR arrays directly (no per-user DataFrame
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from pymongo.database import Database
 from pipeline.store import ANIME, ANIMELISTS, USERS
 
 BATCH_SIZE = 2_000
+PAGE_SIZE = 5_000  # users per read page (~1M entries at MAL's mean list length)
 ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "demographics", "type", "episodes", "aired",
                 "studios", "score", "members", "image_url")
 
@@ -58,51 +60,70 @@ class Ratings:
 
 def ratings_from_lists(lists: Iterable[tuple[str, Iterable[dict[str, Any]]]],
                        anime_ids: Iterable[int] | None = None) -> Ratings:
-    """Build :class:`Ratings` from ``(username, entries)`` pairs; columns are ``anime_ids`` when given
-    (entries of other anime are then left out), else every anime listed."""
+    """Build :class:`Ratings` from ``(username, entries)`` pairs in any order (rows come out sorted by
+    username); columns are ``anime_ids`` when given (entries of other anime are then left out), else
+    every anime listed.
+
+    Entries are gathered into typed arrays (6 bytes an entry), not Python lists of ints (~100 bytes), so
+    MAL's 57M entries fit in memory.
+    """
     users: list[str] = []
-    lengths: list[int] = []
-    ids: list[int] = []
-    scores: list[int] = []
-    statuses: list[int] = []
+    lengths = array("q")
+    ids, scores, statuses = array("q"), array("b"), array("b")
     for username, entries in lists:
-        n = 0
+        before = len(ids)
         for e in entries:
             ids.append(e["anime_id"])
             scores.append(e["score"])
             statuses.append(e["status"])
-            n += 1
         users.append(username)
-        lengths.append(n)
-    id_arr = np.asarray(ids, dtype=np.int64)
+        lengths.append(len(ids) - before)
+    id_arr = np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(0, np.int64)
     columns = np.unique(id_arr) if anime_ids is None else np.unique(np.fromiter(anime_ids, np.int64))
     col = np.searchsorted(columns, id_arr)
     keep = (col < len(columns)) & (columns[np.minimum(col, len(columns) - 1)] == id_arr) \
         if len(columns) else np.zeros(len(id_arr), bool)
-    row = np.repeat(np.arange(len(users)), lengths)[keep]
-    col = col[keep]
-    score_arr = np.asarray(scores, np.float32)[keep]
-    status_arr = np.asarray(statuses, np.int8)[keep]
+    user_arr = np.asarray(users, dtype=object)
+    by_name = np.argsort(user_arr, kind="stable") if users else np.zeros(0, np.int64)
+    rank = np.empty(len(users), np.int64)
+    rank[by_name] = np.arange(len(users))
+    row = np.repeat(rank, np.frombuffer(lengths, np.int64) if lengths else np.zeros(0, np.int64))[keep]
+    col = col[keep].astype(np.int32)
     # Build CSR by hand: scipy's coo->csr conversion may drop the explicit zeros we need.
     order = np.lexsort((col, row))
     indptr = np.zeros(len(users) + 1, np.int64)
     np.cumsum(np.bincount(row, minlength=len(users)), out=indptr[1:])
     shape = (len(users), len(columns))
-    score_m = sp.csr_matrix((score_arr[order], col[order].astype(np.int32), indptr), shape=shape)
-    status_m = sp.csr_matrix((status_arr[order], col[order].astype(np.int32), indptr), shape=shape)
-    return Ratings(np.asarray(users, dtype=object), columns, score_m, status_m)
+    score_arr = np.frombuffer(scores, np.int8).astype(np.float32)[keep] if scores else np.zeros(0, np.float32)
+    status_arr = np.frombuffer(statuses, np.int8)[keep] if statuses else np.zeros(0, np.int8)
+    score_m = sp.csr_matrix((score_arr[order], col[order], indptr), shape=shape)
+    status_m = sp.csr_matrix((status_arr[order], col[order], indptr), shape=shape)
+    return Ratings(user_arr[by_name], columns, score_m, status_m)
 
 
-def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1) -> Ratings:
+def iter_lists(db: Database, min_entries: int = 1, page_size: int = PAGE_SIZE) -> Iterator[tuple[str, list]]:
+    """``(username, entries)`` of every stored list, fetched in pages of ``page_size`` users by ``_id``
+    range, so that neither the server nor the client ever holds the whole collection at once (the local
+    server materialises a whole result set)."""
+    last = None
+    while True:
+        query = {} if last is None else {"_id": {"$gt": last}}
+        page = list(db[ANIMELISTS].find(query, batch_size=BATCH_SIZE).sort("_id", 1).limit(page_size))
+        for doc in page:
+            entries = doc.get("entries") or []
+            if len(entries) >= min_entries:
+                yield doc["_id"], entries
+        if len(page) < page_size:
+            return
+        last = page[-1]["_id"]
+
+
+def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1,
+                 page_size: int = PAGE_SIZE) -> Ratings:
     """Every stored list with at least ``min_entries`` entries as a users × anime matrix (users ordered
-    by username).
-
-    No server-side filter, projection or sort: on the local server each of them costs more than it saves
-    (measured in bench/storage_layout.py), and list documents hold little besides the entries.
-    """
-    cursor = db[ANIMELISTS].find({}, batch_size=BATCH_SIZE)
-    lists = sorted((doc["_id"], doc["entries"]) for doc in cursor if len(doc.get("entries") or ()) >= min_entries)
-    return ratings_from_lists(lists, anime_ids)
+    by username). No server-side projection: on the local server it costs more than it saves
+    (bench/storage_layout.py), and list documents hold little besides the entries."""
+    return ratings_from_lists(iter_lists(db, min_entries, page_size), anime_ids)
 
 
 def read_anime(db: Database) -> pd.DataFrame:
