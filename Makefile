@@ -26,8 +26,12 @@ test: setup
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
+# Every benchmark, one after the other (tens of minutes); figures are recorded in docs/BENCHMARKS.md.
 bench: setup
-	$(BIN)/animerec bench
+	$(BIN)/python bench/storage_layout.py
+	$(BIN)/python bench/crawl_rate.py
+	$(BIN)/python bench/recommender_scale.py --scale 0.1 --factors 64
+	$(BIN)/animerec bench all --scales 0.01,0.1
 
 lint: setup
 	$(BIN)/ruff check .
