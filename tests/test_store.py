@@ -116,9 +116,8 @@ def test_round_trip_500_users_to_csr_exactly(mongo_db):
     assert np.array_equal(ratings.statuses.toarray(), expected_status)
     assert ratings.scores.nnz == sum(len(e) for e in lists.values()), "unscored entries must stay listed"
     assert ratings.scored().nnz == sum(1 for es in lists.values() for e in es if e["score"] > 0)
-    paged = read_ratings(mongo_db, min_entries=0, page_size=7)  # many pages, a partial last one
-    assert list(paged.user_ids) == list(ratings.user_ids)
-    assert (paged.scores != ratings.scores).nnz == 0 and paged.scores.nnz == ratings.scores.nnz
+    some = read_ratings(mongo_db, min_entries=30)
+    assert list(some.user_ids) == sorted(u for u, es in lists.items() if len(es) >= 30)
 
 
 def test_read_anime_frame(mongo_db):
