@@ -57,42 +57,42 @@ class FrontierAckMiddleware:
             del self._pending[key]
             self._ack(state[2])
 
-    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any],
-                                          spider: Any = None) -> AsyncIterator[Any]:
+    def _track(self, response: Response) -> list[Any] | None:
+        """The pending state of a frontier request's response (``[items in flight, output done, meta,
+        response]``), or ``None`` when the request did not come from the shared frontier."""
         meta = response.meta if response is not None and response.request is not None else {}
         if not meta.get(META_KEY):
-            async for element in result:
-                yield element
-            return
-        key = id(response)
+            return None
         # The response is kept in the state so that its id cannot be reused before the acknowledgement.
-        state = self._pending.setdefault(key, [0, False, meta, response])
+        return self._pending.setdefault(id(response), [0, False, meta, response])
+
+    def _output_done(self, response: Response) -> None:
+        self._pending[id(response)][1] = True
+        self._maybe_ack(id(response))
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any],
+                                          spider: Any = None) -> AsyncIterator[Any]:
+        state = self._track(response)
         try:
             async for element in result:
-                if not _is_request(element):
+                if state is not None and not _is_request(element):
                     state[0] += 1
                 yield element
         finally:
-            state[1] = True
-            self._maybe_ack(key)
+            if state is not None:
+                self._output_done(response)
 
     def process_spider_output(self, response: Response, result: Any, spider: Any = None) -> Any:
         # Synchronous spider middlewares before this one: same bookkeeping, without awaiting.
-        meta = response.meta if response is not None and response.request is not None else {}
-        if not meta.get(META_KEY):
-            yield from result
-            return
-        key = id(response)
-        # The response is kept in the state so that its id cannot be reused before the acknowledgement.
-        state = self._pending.setdefault(key, [0, False, meta, response])
+        state = self._track(response)
         try:
             for element in result:
-                if not _is_request(element):
+                if state is not None and not _is_request(element):
                     state[0] += 1
                 yield element
         finally:
-            state[1] = True
-            self._maybe_ack(key)
+            if state is not None:
+                self._output_done(response)
 
     def process_spider_exception(self, response: Response, exception: Exception, spider: Any = None) -> None:
         # The callback failed (logged and counted by Scrapy); fetching the page again would fail again.
