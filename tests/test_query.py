@@ -158,3 +158,14 @@ def test_cli_prints_a_table_json_and_clear_errors(published, mongo_uri):
     assert too_many.returncode == 2 and "between 1 and 100" in too_many.stderr
     both = _cli(mongo_uri, "Xinil", "--list", "x.json")
     assert both.returncode == 2 and "exactly one" in both.stderr
+
+
+def test_recommend_for_a_list_without_a_trained_model_says_so(mongo_uri, tmp_path, monkeypatch, capsys):
+    from recommender.cli import main
+
+    monkeypatch.setenv("MONGO_URI", mongo_uri)
+    listing = tmp_path / "list.csv"
+    listing.write_text("anime_id,score\n1,9\n5,7\n")
+    assert main(["recommend", "--list", str(listing), "--artifacts", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert "no trained model" in err and "Traceback" not in err

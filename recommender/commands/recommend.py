@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         except query.QueryError as exc:
             print(f"recommend: {exc}", file=sys.stderr)
             return 2
-        except LookupError as exc:
+        except (LookupError, FileNotFoundError) as exc:
             print(f"recommend: {exc.args[0] if exc.args else exc}", file=sys.stderr)
             return 1
         finally:
