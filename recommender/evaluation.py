@@ -254,7 +254,7 @@ def evaluate_scorer(score_users: Callable[[np.ndarray], np.ndarray], split: Spli
 EASE_L2_GRID = (50.0, 100.0, 200.0, 400.0, 800.0)
 EASE_W_GRID = {"beta": (0.1, 0.2, 0.3), "l2": (100.0, 200.0, 400.0)}
 ALS_GRID = {"factors": (32, 64, 128), "regularization": (1.0, 10.0, 30.0), "alpha": (1.0, 4.0)}
-NMF_GRID = {"factors": (64, 128), "l2": (30.0, 60.0), "alpha": (2.0, 4.0)}
+NMF_GRID = {"factors": (64, 128, 256), "l2": (30.0, 60.0), "alpha": (2.0, 4.0)}
 ADVENTUROUSNESS_GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 NMF_WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3)
 
