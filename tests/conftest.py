@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +10,11 @@ import pymongo
 import pytest
 from pymongo.database import Database
 
+from crawler.replica.data import shared_dir
 from pipeline.embedded import LocalMongo
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ANIMEREC_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir()
 
 
 @pytest.fixture(scope="session")

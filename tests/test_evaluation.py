@@ -4,7 +4,6 @@ run on a slice of the real MAL ratings in ../shared (skipped, with the reason, w
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +11,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from crawler.replica.data import shared_dir
 from recommender import evaluation as ev
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("ANIMEREC_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
-
 
 MAL = shared_dir() / "data" / "mal"
 needs_shared = pytest.mark.skipif(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +33,10 @@ from crawler.parsers import (
     parse_top,
     parse_users,
 )
+from crawler.replica.data import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ANIMEREC_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir()
 FIXTURES = SHARED / "fixtures" / "mal"
 
 ANIME_2024 = "mal_anime_57181_Ao_no_Hako_2024.html"

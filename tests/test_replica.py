@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -21,9 +20,11 @@ from pathlib import Path
 import pytest
 from parsel import Selector
 
+from crawler.replica.data import default_data_dir, shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ANIMEREC_SHARED", ROOT.parent / "shared"))
-DATA = SHARED / "data" / "mal"
+SHARED = shared_dir()
+DATA = default_data_dir()
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "animelists_2023.csv").is_file(),

@@ -199,13 +199,12 @@ def test_train_on_an_empty_store_says_what_to_do(mongo_db, tmp_path):
 
 
 def test_recommend_fetch_crawls_a_new_users_list_then_folds_it_in(mal_db, mongo_uri, tmp_path, fitted):
-    from crawler.replica.data import is_private
+    from crawler.replica.data import default_data_dir, is_private
     from crawler.replica.server import ReplicaServer
 
     db, names = mal_db
     train(db, n=10, artifacts_dir=tmp_path, progress=False, write_anime_topics=False, fit=fitted)
-    with ReplicaServer(port=0, data_dir=Path(os.environ.get("ANIMEREC_SHARED", ROOT.parent / "shared"))
-                       / "data" / "mal") as site:
+    with ReplicaServer(port=0, data_dir=default_data_dir()) as site:
         user = next(u for u in site.data.online_order
                     if not is_private(u.username) and 30 <= u.entry_count <= 300)
         listed = {e["anime_id"] for e in site.data.entries(user.username)}
