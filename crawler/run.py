@@ -94,9 +94,10 @@ def start_workers(spider: str, n: int, settings: Mapping[str, Any], args: Mappin
                   log_dir: Path | None = None) -> list[tuple[subprocess.Popen[bytes], Path]]:
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
     workers = []
+    accepted_args = spider_args(spider, args)
     for i in range(n):
         stats_path = stats_dir / f"{spider}-{i}-{time.monotonic_ns()}.json"
-        cmd = worker_command(spider, {**settings, "STATS_FILE": stats_path}, spider_args(spider, args))
+        cmd = worker_command(spider, {**settings, "STATS_FILE": stats_path}, accepted_args)
         log = open(log_dir / f"{spider}-{i}.log", "ab") if log_dir else subprocess.DEVNULL  # noqa: SIM115
         workers.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), stats_path))
         if log_dir:

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 ALL_STATUSES = 7  # MAL's status filter for "all" on load.json
 LOADJSON_PAGE_SIZE = 300  # entries per load.json page on MAL (and the replica)
 STATS_PAGE_SIZE = 75  # members per stats page
+TOP_PAGE_SIZE = 50  # rows per topanime.php page
 ANIME_ID_RE = re.compile(r"/anime/(\d+)")
 
 
@@ -41,8 +42,9 @@ def users_url(base: str, page: int = 0) -> str:
     return join(base, "/users.php?" + urlencode({"page": page}))
 
 
-def top_url(base: str, limit: int = 0) -> str:
-    return join(base, f"/topanime.php?limit={int(limit)}")
+def top_url(base: str, page: int = 0) -> str:
+    """Page ``page`` (0-based) of the top-anime ranking, ``TOP_PAGE_SIZE`` rows a page."""
+    return join(base, f"/topanime.php?limit={int(page) * TOP_PAGE_SIZE}")
 
 
 def anime_id_from_url(url: str) -> int | None:

@@ -17,8 +17,6 @@ from crawler.urls import anime_url, top_url
 from pipeline.readers import anime_ids_due
 from pipeline.store import connect
 
-TOP_PAGE_SIZE = 50
-
 
 class AnimeSpider(MalSpider):
     name = "anime"
@@ -46,7 +44,7 @@ class AnimeSpider(MalSpider):
         for anime_id in self.due_ids():
             yield self.anime_page(anime_id)
         for page in range(self.top_pages):
-            yield scrapy.Request(top_url(self.base_url, page * TOP_PAGE_SIZE), callback=self.parse_top)
+            yield scrapy.Request(top_url(self.base_url, page), callback=self.parse_top)
 
     def anime_page(self, anime_id: int) -> scrapy.Request:
         # The dupefilter keys on this URL, so an id reached from a list and from the top page is fetched once.

@@ -18,8 +18,6 @@ from crawler.parsers import parse_stats, parse_top, parse_users
 from crawler.spiders.base import MalSpider
 from crawler.urls import STATS_PAGE_SIZE, stats_url, top_url, users_url
 
-TOP_PAGE_SIZE = 50
-
 
 class UsersSpider(MalSpider):
     name = "users"
@@ -40,7 +38,7 @@ class UsersSpider(MalSpider):
         for page in range(first, first + self.knob("USERS_PHP_PAGES")):
             yield scrapy.Request(users_url(self.base_url, page), callback=self.parse_users_php)
         for page in range(self.knob("USERS_TOP_PAGES")):
-            yield scrapy.Request(top_url(self.base_url, page * TOP_PAGE_SIZE), callback=self.parse_top)
+            yield scrapy.Request(top_url(self.base_url, page), callback=self.parse_top)
 
     def users(self, rows: list[dict[str, Any]]) -> Iterator[UserItem]:
         for row in rows:
