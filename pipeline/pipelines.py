@@ -26,7 +26,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from twisted.internet.threads import deferToThread
 
-from pipeline.store import COLLECTIONS, StoreWriteError, connect, ensure_indexes, upsert_many, with_retries
+from pipeline.packed import packed_document
+from pipeline.store import (
+    COLLECTIONS,
+    PACKED_LISTS,
+    StoreWriteError,
+    connect,
+    ensure_indexes,
+    upsert_many,
+    with_retries,
+)
 from pipeline.validation import VALIDATORS, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -108,23 +117,43 @@ class MongoPipeline:
         # A discovered-only user must not look as if its list had been fetched.
         fetched = [d for d in docs if kind != "user" or "list_status" in d]
         seen = [d for d in docs if kind == "user" and "list_status" not in d]
-        self._write(COLLECTIONS[kind], fetched, "fetched_at")
+        written = self._write(COLLECTIONS[kind], fetched, "fetched_at")
         self._write(COLLECTIONS[kind], seen, "seen_at")
+        if kind == "animelist":
+            self._write_packed(written)
 
-    def _write(self, collection: str, docs: list[dict[str, Any]], stamp: str) -> None:
+    def _write(self, collection: str, docs: list[dict[str, Any]], stamp: str) -> list[dict[str, Any]]:
+        """Upsert ``docs``; returns those written (the rest are counted, logged and spilled)."""
         if not docs:
-            return
+            return []
         try:
             result = upsert_many(self.db, collection, docs, retries=self.retries, backoff_s=self.backoff_s,
                                  stamp=stamp)
             self._inc(f"pipeline/written/{collection}", len(docs))
             self._inc(f"pipeline/inserted/{collection}", result.upserted)
+            return docs
         except StoreWriteError as exc:
             self._inc(f"pipeline/write_failed/{collection}", len(exc.documents))
             self._inc(f"pipeline/written/{collection}", len(docs) - len(exc.documents))
             path = self.spill(collection, exc.documents)
             logger.error("%s; the %d documents were saved to %s for a later re-load",
                          exc, len(exc.documents), path)
+            failed = {d["_id"] for d in exc.documents}
+            return [d for d in docs if d["_id"] not in failed]
+
+    def _write_packed(self, lists: list[dict[str, Any]]) -> None:
+        """The packed copies of the lists just written (pipeline/packed.py). Not spilled when they fail:
+        they are derived, and the next ``read_ratings`` rebuilds missing ones from the lists."""
+        if not lists:
+            return
+        docs = [packed_document(d) for d in lists]
+        try:
+            upsert_many(self.db, PACKED_LISTS, docs, retries=self.retries, backoff_s=self.backoff_s)
+            self._inc(f"pipeline/written/{PACKED_LISTS}", len(docs))
+        except StoreWriteError as exc:
+            self._inc(f"pipeline/write_failed/{PACKED_LISTS}", len(exc.documents))
+            logger.error("%s; the lists themselves are stored, and the next training run's reader rebuilds "
+                         "their packed copies", exc)
 
     def spill(self, collection: str, documents: list[dict[str, Any]]) -> Path:
         self.failed_dir.mkdir(parents=True, exist_ok=True)

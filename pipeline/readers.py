@@ -1,12 +1,13 @@
 """Fast readers that hand the recommender its inputs.
 
 Lists are stored one document per user (``animelists``), which we measured to read ~6x faster than one
-document per entry through the local server (docs/BENCHMARKS.md). The reader streams those documents
-with a projection and turns them into CSR arrays directly (no per-user DataFrames).
+document per entry through the local server (docs/BENCHMARKS.md). The matrix reader streams the packed
+copy of the lists (``animelists_packed``, pipeline/packed.py) and turns it into CSR arrays with numpy.
 """
 
 from __future__ import annotations
 
+import logging
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ import pandas as pd
 import scipy.sparse as sp
 from pymongo.database import Database
 
-from pipeline.store import ANIME, ANIMELISTS, USERS
+from pipeline.packed import DTYPE, FIELD, pack_entries, packed_document, unpack_entries
+from pipeline.store import ANIME, ANIMELISTS, PACKED_LISTS, USERS, upsert_many
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2_000
 ANIME_FIELDS = ("anime_id", "title", "synopsis", "genres", "themes", "demographics", "type", "episodes", "aired",
@@ -61,27 +65,31 @@ def ratings_from_lists(lists: Iterable[tuple[str, Iterable[dict[str, Any]]]],
                        anime_ids: Iterable[int] | None = None) -> Ratings:
     """Build :class:`Ratings` from ``(username, entries)`` pairs in any order (rows come out sorted by
     username); columns are ``anime_ids`` when given (entries of other anime are then left out), else
-    every anime listed.
+    every anime listed."""
+    return ratings_from_packed(((username, pack_entries(entries)) for username, entries in lists), anime_ids)
 
-    Entries are gathered into typed arrays (6 bytes an entry), not Python lists of ints (~100 bytes), so
-    MAL's 57M entries fit in memory.
+
+def ratings_from_packed(lists: Iterable[tuple[str, bytes]], anime_ids: Iterable[int] | None = None) -> Ratings:
+    """:func:`ratings_from_lists` for ``(username, packed entries)`` pairs (pipeline/packed.py).
+
+    The entries are gathered as packed bytes (6 per entry) and decoded by numpy in one go: MAL's 57M
+    entries take ~350 MB on the way in, and no Python object is made per entry.
     """
     users: list[str] = []
     lengths = array("q")
-    ids, scores, statuses = array("q"), array("b"), array("b")
-    for username, entries in lists:
-        before = len(ids)
-        for e in entries:
-            ids.append(e["anime_id"])
-            scores.append(e["score"])
-            statuses.append(e["status"])
+    blob = bytearray()
+    for username, packed in lists:
+        blob += packed
         users.append(username)
-        lengths.append(len(ids) - before)
-    id_arr = np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(0, np.int64)
+        lengths.append(len(packed) // DTYPE.itemsize)
+    records = unpack_entries(bytes(blob)) if blob else np.zeros(0, DTYPE)
+    del blob
+    id_arr = records["anime_id"].astype(np.int64)
     columns = np.unique(id_arr) if anime_ids is None else np.unique(np.fromiter(anime_ids, np.int64))
     col = np.searchsorted(columns, id_arr)
     keep = (col < len(columns)) & (columns[np.minimum(col, len(columns) - 1)] == id_arr) \
         if len(columns) else np.zeros(len(id_arr), bool)
+    del id_arr
     user_arr = np.asarray(users, dtype=object)
     by_name = np.argsort(user_arr, kind="stable") if users else np.zeros(0, np.int64)
     rank = np.empty(len(users), np.int64)
@@ -92,33 +100,64 @@ def ratings_from_lists(lists: Iterable[tuple[str, Iterable[dict[str, Any]]]],
     order = np.lexsort((col, row))
     indptr = np.zeros(len(users) + 1, np.int64)
     np.cumsum(np.bincount(row, minlength=len(users)), out=indptr[1:])
+    del row
     shape = (len(users), len(columns))
-    score_arr = np.frombuffer(scores, np.int8).astype(np.float32)[keep] if scores else np.zeros(0, np.float32)
-    status_arr = np.frombuffer(statuses, np.int8)[keep] if statuses else np.zeros(0, np.int8)
-    score_m = sp.csr_matrix((score_arr[order], col[order], indptr), shape=shape)
-    status_m = sp.csr_matrix((status_arr[order], col[order], indptr), shape=shape)
+    score_m = sp.csr_matrix((records["score"].astype(np.float32)[keep][order], col[order], indptr), shape=shape)
+    status_m = sp.csr_matrix((records["status"][keep][order], score_m.indices, indptr), shape=shape)
     return Ratings(user_arr[by_name], columns, score_m, status_m)
 
 
-def iter_lists(db: Database, min_entries: int = 1) -> Iterator[tuple[str, list]]:
-    """``(username, entries)`` of every stored list, streamed from one cursor.
+def packed_copy_is_complete(db: Database) -> bool:
+    """Whether ``animelists_packed`` has one document per list (cheap: collection metadata only)."""
+    return db[PACKED_LISTS].estimated_document_count() == db[ANIMELISTS].estimated_document_count()
 
-    One cursor, no sort: paging by ``_id`` range costs a collection scan and a sort per page on the
-    local server (measured 3.4x slower at 20k users), and rows are sorted on the client anyway. A real
-    MongoDB streams the cursor in batches; the local server holds the result set in memory (fine for
-    the demo and tests, not for MAL's 57M entries: see docs/BENCHMARKS.md).
+
+def rebuild_packed_lists(db: Database, batch_size: int = BATCH_SIZE) -> int:
+    """Rewrite ``animelists_packed`` from ``animelists`` (slow: reads every entry); returns the lists packed."""
+    db[PACKED_LISTS].drop()
+    written = 0
+
+    def insert(batch: list[dict[str, Any]]) -> int:
+        # Upserts, so a retry after a dropped connection cannot fail on what the first try wrote.
+        return upsert_many(db, PACKED_LISTS, batch, stamp=None).upserted
+
+    batch: list[dict[str, Any]] = []
+    for doc in db[ANIMELISTS].find({}, {"entries": 1}, batch_size=batch_size):
+        batch.append(packed_document(doc))
+        if len(batch) >= batch_size:
+            written += insert(batch)
+            batch = []
+    return written + (insert(batch) if batch else 0)
+
+
+def iter_packed_lists(db: Database, min_entries: int = 1, rebuild: bool = True) -> Iterator[tuple[str, bytes]]:
+    """``(username, packed entries)`` of every stored list, streamed from one cursor on ``animelists_packed``.
+
+    When the packed copy is incomplete (lists stored by an older version, or a crash between a list's
+    two writes) it is rebuilt first (``rebuild``, logged), else the entries are read directly.
+    One cursor, no sort: paging by ``_id`` range makes the local server decode the whole collection
+    per page (measured ~1.4 s a page at 10k users), and rows are sorted on the client anyway.
     """
-    for doc in db[ANIMELISTS].find({}, batch_size=BATCH_SIZE):
-        entries = doc.get("entries") or []
-        if len(entries) >= min_entries:
-            yield doc["_id"], entries
+    source, projection, field = PACKED_LISTS, {FIELD: 1}, FIELD
+    if not packed_copy_is_complete(db):
+        if rebuild:
+            logger.warning("the packed copy of the anime lists is incomplete: rebuilding it from %s (slow, once)",
+                           ANIMELISTS)
+            logger.info("packed %d lists", rebuild_packed_lists(db))
+        else:
+            source, projection, field = ANIMELISTS, {"entries": 1}, "entries"
+    for doc in db[source].find({}, projection, batch_size=BATCH_SIZE):
+        data = doc.get(field) or b""
+        packed = data if isinstance(data, bytes) else pack_entries(data)
+        if len(packed) >= min_entries * DTYPE.itemsize:
+            yield doc["_id"], packed
 
 
-def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1) -> Ratings:
+def read_ratings(db: Database, *, anime_ids: Iterable[int] | None = None, min_entries: int = 1,
+                 rebuild: bool = True) -> Ratings:
     """Every stored list with at least ``min_entries`` entries as a users × anime matrix (users ordered
-    by username). No server-side projection: on the local server it costs more than it saves
-    (bench/storage_layout.py), and list documents hold little besides the entries."""
-    return ratings_from_lists(iter_lists(db, min_entries), anime_ids)
+    by username), from the packed copy of the lists (see :func:`iter_packed_lists`)."""
+    return ratings_from_packed(iter_packed_lists(db, min_entries, rebuild), anime_ids)
 
 
 def read_anime(db: Database) -> pd.DataFrame:
@@ -150,8 +189,8 @@ def usernames_due(db: Database, max_age_hours: float, usernames: Iterable[str] |
 def anime_ids_due(db: Database, refetch: bool = False) -> list[int]:
     """Every anime listed by some user, less those already stored (unless ``refetch``)."""
     # Gathered on the client: SecantusDB's distinct() returns nothing for paths into arrays of documents.
-    listed = {int(e["anime_id"]) for doc in db[ANIMELISTS].find({}, batch_size=BATCH_SIZE)
-              for e in doc.get("entries") or ()}
+    packed = [data for _, data in iter_packed_lists(db, rebuild=False)]
+    listed = set(np.unique(unpack_entries(b"".join(packed))["anime_id"]).tolist()) if packed else set()
     if not refetch:
         listed -= {int(a) for a in db[ANIME].distinct("_id")}
     return sorted(listed)

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 ANIME = "anime"
 USERS = "users"
 ANIMELISTS = "animelists"
+PACKED_LISTS = "animelists_packed"  # each list's entries as bytes, for the matrix reader (pipeline/packed.py)
 RECOMMENDATIONS = "recommendations"
 RUNS = "runs"
 COLLECTIONS = {"anime": ANIME, "user": USERS, "animelist": ANIMELISTS}

@@ -18,6 +18,7 @@ from typing import Any
 # (up to 64) so that other sites' ids and older accounts are not lost.
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LIST_STATUSES = frozenset({1, 2, 3, 4, 6})  # watching, completed, on hold, dropped, plan to watch
+MAX_ANIME_ID = 2**31 - 1  # the packed copy of a list stores ids as int32 (pipeline/packed.py)
 USER_LIST_STATES = frozenset({"public", "private", "missing"})
 
 
@@ -115,7 +116,7 @@ def validate_entry(entry: Mapping[str, Any], kind: str = "animelist") -> dict[st
     if not _is_int(status) or status not in LIST_STATUSES:
         raise ValidationError(kind, "bad_status", f"status must be one of {sorted(LIST_STATUSES)}, got {status!r}")
     return {
-        "anime_id": _int(kind, "anime_id", entry.get("anime_id"), minimum=1),
+        "anime_id": _int(kind, "anime_id", entry.get("anime_id"), minimum=1, maximum=MAX_ANIME_ID),
         "title": _text(kind, "title", entry.get("title")) or "",
         "score": _int(kind, "score", entry.get("score"), maximum=10),
         "status": status,

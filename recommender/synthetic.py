@@ -29,8 +29,10 @@ import scipy.sparse as sp
 from pymongo.database import Database
 from tqdm import tqdm
 
+from pipeline.packed import DTYPE as PACKED_DTYPE
+from pipeline.packed import FIELD as PACKED_FIELD
 from pipeline.readers import Ratings
-from pipeline.store import ANIME, ANIMELISTS, with_retries
+from pipeline.store import ANIME, ANIMELISTS, PACKED_LISTS, with_retries
 
 FULL_USERS = 325_000
 FULL_ANIME = 17_500
@@ -190,17 +192,26 @@ def _anime_frame(rng: np.random.Generator, anime_ids: np.ndarray, cluster_of: np
 
 
 def list_documents(ratings: Ratings) -> Iterator[dict[str, Any]]:
-    """``animelists`` documents (the schema the crawler writes) for every row of ``ratings``."""
-    ids = ratings.anime_ids
-    scores, statuses = ratings.scores, ratings.statuses
+    """``animelists`` documents (the schema the pipeline writes) for every row of ``ratings``."""
     for u, username in enumerate(ratings.user_ids.tolist()):
-        lo, hi = scores.indptr[u], scores.indptr[u + 1]
-        a = ids[scores.indices[lo:hi]].tolist()
-        s = scores.data[lo:hi].astype(np.int64).tolist()
-        st = statuses.data[lo:hi].astype(np.int64).tolist()
         entries = [{"anime_id": x, "score": y, "status": z, "episodes_watched": 0}
-                   for x, y, z in zip(a, s, st, strict=True)]
+                   for x, y, z in _packed_row(ratings, u).tolist()]
         yield {"_id": username, "username": username, "entries": entries, "entries_count": len(entries)}
+
+
+def packed_documents(ratings: Ratings) -> Iterator[dict[str, Any]]:
+    """``animelists_packed`` documents (pipeline/packed.py) for every row of ``ratings``."""
+    for u, username in enumerate(ratings.user_ids.tolist()):
+        row = _packed_row(ratings, u)
+        yield {"_id": username, PACKED_FIELD: row.tobytes(), "entries_count": len(row)}
+
+
+def _packed_row(ratings: Ratings, u: int) -> np.ndarray:
+    lo, hi = ratings.scores.indptr[u], ratings.scores.indptr[u + 1]
+    row = np.empty(hi - lo, PACKED_DTYPE)
+    row["anime_id"] = ratings.anime_ids[ratings.scores.indices[lo:hi]]
+    row["score"], row["status"] = ratings.scores.data[lo:hi], ratings.statuses.data[lo:hi]
+    return row
 
 
 def anime_documents(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -212,12 +223,13 @@ def anime_documents(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
 
 def write_to_mongo(db: Database, data: SyntheticMAL | tuple[Ratings, pd.DataFrame], batch_size: int = 500,
                    progress: bool = True) -> dict[str, float]:
-    """Bulk-insert the lists and anime into (empty) ``animelists`` and ``anime``; returns seconds per part."""
+    """Bulk-insert the anime, lists and their packed copies into empty collections; returns seconds per part."""
     ratings, frame = (data.ratings, data.anime) if isinstance(data, SyntheticMAL) else data
     timings = {}
     for name, collection, docs, total in (
         ("anime", ANIME, anime_documents(frame), len(frame)),
         ("animelists", ANIMELISTS, list_documents(ratings), ratings.shape[0]),
+        ("animelists_packed", PACKED_LISTS, packed_documents(ratings), ratings.shape[0]),
     ):
         start = time.perf_counter()
         batch: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import AnimeItem, AnimeListItem, UserItem
 from pipeline.embedded import LocalMongo, free_port
+from pipeline.packed import unpack_entries
 from pipeline.pipelines import MongoPipeline
 from pipeline.store import ANIMELISTS, StoreWriteError, connect, upsert_many
 
@@ -53,6 +54,8 @@ def test_bad_items_are_counted_and_valid_ones_in_the_batch_still_written(mongo_u
     pipeline.close_spider()
     assert dropped == 5
     assert sorted(d["_id"] for d in mongo_db[ANIMELISTS].find()) == ["good1", "good2"]
+    packed = {d["_id"]: unpack_entries(d["entries_packed"]).tolist() for d in mongo_db["animelists_packed"].find()}
+    assert packed == {"good1": [(1, 5, 2)], "good2": [(2, 0, 2)]}, "each written list gets its packed copy"
     assert mongo_db["anime"].find_one({"_id": 9})["genres"] == ["Action"]
     users = {d["_id"]: d for d in mongo_db["users"].find()}
     assert "fetched_at" in users["good1"] and "fetched_at" not in users["discovered"]
@@ -75,6 +78,8 @@ def test_write_to_a_dead_server_is_retried_then_spilled_not_dropped(tmp_path):
     assert stats.get_value("pipeline/write_failed/animelists") == 1
     spilled = [json.loads(line) for line in (tmp_path / "failed" / "animelists.jsonl").read_text().splitlines()]
     assert [d["_id"] for d in spilled] == ["lost"]
+    assert [e["anime_id"] for e in spilled[0]["entries"]] == [1]
+    assert stats.get_value("pipeline/written/animelists_packed") is None, "no packed copy of an unwritten list"
 
 
 def test_transient_outage_is_retried_until_the_server_is_back(tmp_path):

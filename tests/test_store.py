@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from pipeline.embedded import LocalMongo
-from pipeline.readers import read_anime, read_ratings
-from pipeline.store import ANIME, ANIMELISTS, USERS, connect, ensure_indexes, upsert_many
+from pipeline.packed import FIELD as PACKED_FIELD
+from pipeline.packed import packed_document, unpack_entries
+from pipeline.readers import anime_ids_due, packed_copy_is_complete, read_anime, read_ratings
+from pipeline.store import ANIME, ANIMELISTS, PACKED_LISTS, USERS, connect, ensure_indexes, upsert_many
 from pipeline.validation import ValidationError, validate_anime, validate_animelist, validate_user
 
 
@@ -93,12 +95,16 @@ def random_lists(n_users: int, seed: int = 0):
     return lists
 
 
-def test_round_trip_500_users_to_csr_exactly(mongo_db):
+@pytest.mark.parametrize("packed", ["written", "missing-rebuilt", "missing-read-entries"])
+def test_round_trip_500_users_to_csr_exactly(mongo_db, packed):
     lists = random_lists(500)
     docs = [validate_animelist({"username": u, "entries": e}) for u, e in lists.items()]
     for i in range(0, len(docs), 100):
         upsert_many(mongo_db, ANIMELISTS, docs[i:i + 100])
-    ratings = read_ratings(mongo_db, min_entries=0)
+        if packed == "written" or i == 0:  # else: lists stored without (most of) their packed copies
+            upsert_many(mongo_db, PACKED_LISTS, [packed_document(d) for d in docs[i:i + 100]])
+    ratings = read_ratings(mongo_db, min_entries=0, rebuild=packed != "missing-read-entries")
+    assert packed_copy_is_complete(mongo_db) == (packed != "missing-read-entries")
     assert list(ratings.user_ids) == sorted(lists)
     all_ids = sorted({e["anime_id"] for es in lists.values() for e in es})
     assert ratings.anime_ids.tolist() == all_ids
@@ -118,6 +124,29 @@ def test_round_trip_500_users_to_csr_exactly(mongo_db):
     assert ratings.scored().nnz == sum(1 for es in lists.values() for e in es if e["score"] > 0)
     some = read_ratings(mongo_db, min_entries=30)
     assert list(some.user_ids) == sorted(u for u, es in lists.items() if len(es) >= 30)
+
+
+def test_packed_entries_mirror_the_validated_entries():
+    doc = packed_document(validate_animelist({"username": "u", "entries": [
+        {"anime_id": 5114, "score": 10, "status": 2}, {"anime_id": 40_000, "score": 0, "status": 6}]}))
+    assert unpack_entries(doc[PACKED_FIELD]).tolist() == [(5114, 10, 2), (40_000, 0, 6)]
+    assert (doc["_id"], doc["entries_count"]) == ("u", 2)
+    assert unpack_entries(packed_document(validate_animelist({"username": "u", "entries": []}))[PACKED_FIELD]).size == 0
+    with pytest.raises(ValidationError) as err:  # would not fit the packed int32 id
+        validate_animelist({"username": "u", "entries": [{"anime_id": 2**31, "score": 1, "status": 2}]})
+    assert err.value.reason == "bad_anime_id"
+    with pytest.raises(ValueError, match="multiple of 6"):
+        unpack_entries(b"12345")
+
+
+def test_anime_ids_due_reads_packed_and_unpacked_lists(mongo_db):
+    packed = validate_animelist({"username": "a", "entries": [{"anime_id": 3, "score": 1, "status": 2}]})
+    old = validate_animelist({"username": "b", "entries": [{"anime_id": 7, "score": 0, "status": 6}]})
+    upsert_many(mongo_db, ANIMELISTS, [packed, old])
+    upsert_many(mongo_db, PACKED_LISTS, [packed_document(packed)])  # "b" has no packed copy: entries are read
+    upsert_many(mongo_db, ANIME, [anime_doc(3)])
+    assert anime_ids_due(mongo_db) == [7]
+    assert anime_ids_due(mongo_db, refetch=True) == [3, 7]
 
 
 def test_read_anime_frame(mongo_db):
