@@ -16,6 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recommender.base import RecommenderBase, rated_only, taste_weights
+from recommender.kernels import gram_upper, sparse_dense
 
 
 class PopularityRecommender(RecommenderBase):
@@ -31,27 +32,43 @@ class PopularityRecommender(RecommenderBase):
         return self.item_counts_[:, None]
 
 
-def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE item-item weights from a Gram matrix ``X'X``.
+def ease_weights(gram: np.ndarray, l2: float, overwrite: bool = False) -> np.ndarray:
+    """EASE item-item weights from a Gram matrix ``X'X`` (only its upper triangle is read).
 
     Inverts by Cholesky in float32 (a third of the work of an LU inverse, half the memory: 1.2 GB
     at MAL's 17.5k anime); with the ridge ``l2 >= 1`` float32 is accurate to far below ranking noise.
+    ``overwrite=True`` with a C-ordered float32 ``gram`` (what :func:`recommender.kernels.gram_upper`
+    returns) works in its memory: the whole fit then needs one n x n matrix, not four.
     """
-    matrix = np.array(gram, dtype=np.float32, order="F", copy=True)
+    if overwrite and gram.dtype == np.float32 and gram.flags.c_contiguous:
+        matrix = gram
+    else:
+        matrix = np.array(gram, dtype=np.float32, order="C", copy=True)
     matrix[np.diag_indices_from(matrix)] += np.float32(l2)
-    chol, info = scipy.linalg.lapack.spotrf(matrix, lower=False, overwrite_a=True)
+    # The C-ordered upper triangle is the lower triangle of the Fortran-ordered transpose (the same
+    # memory), which LAPACK factors and inverts in place.
+    chol, info = scipy.linalg.lapack.spotrf(matrix.T, lower=True, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"EASE Gram matrix + {l2} I is not positive definite (info={info})")
-    inverse, info = scipy.linalg.lapack.spotri(chol, lower=False, overwrite_c=True)
+    inverse_t, info = scipy.linalg.lapack.spotri(chol, lower=True, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"EASE inversion failed (info={info})")
-    # potri fills the upper triangle only; mirror it in place (no second n x n temporary).
-    lower = np.tril_indices_from(inverse, -1)
-    inverse[lower] = inverse.T[lower]
+    inverse = inverse_t.T  # C-ordered again, upper triangle filled (the same memory unless LAPACK copied)
+    _mirror_upper(inverse)
     diag = np.diag(inverse).copy()
     inverse /= -diag[None, :]
     inverse[np.diag_indices_from(inverse)] = 0.0
     return np.ascontiguousarray(inverse)
+
+
+def _mirror_upper(matrix: np.ndarray, block: int = 1024) -> None:
+    """Copy the upper triangle onto the lower one, a block of rows at a time (no n x n temporaries)."""
+    n = matrix.shape[0]
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        matrix[lo:hi, :lo] = matrix[:lo, lo:hi].T
+        square = matrix[lo:hi, lo:hi]
+        square[...] = np.triu(square) + np.triu(square, 1).T
 
 
 class EASERecommender(RecommenderBase):
@@ -69,12 +86,10 @@ class EASERecommender(RecommenderBase):
         return taste_weights(user_items, self.beta)
 
     def _fit(self, user_items: sp.csr_matrix, **_: object) -> None:
-        x = self._input(user_items).astype(np.float64)
-        gram = (x.T @ x).toarray()
-        self.item_weights_ = ease_weights(gram, self.l2)
+        self.item_weights_ = ease_weights(gram_upper(self._input(user_items)), self.l2, overwrite=True)
 
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
-        return np.asarray(self._input(user_items) @ self.item_weights_)
+        return sparse_dense(self._input(user_items), self.item_weights_)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_weights_.T

@@ -296,11 +296,11 @@ def _tune_ease(inner: Split, betas: Sequence[float], l2s: Sequence[float]) -> tu
     """EASE grid sharing one Gram matrix per input transform (the inversion is the only cost per l2)."""
     from recommender.base import taste_weights
     from recommender.baselines import EASERecommender, ease_weights
+    from recommender.kernels import gram_upper
 
     trials = []
     for beta in betas:
-        x = taste_weights(inner.train, beta).astype(np.float64)
-        gram = (x.T @ x).toarray()
+        gram = gram_upper(taste_weights(inner.train, beta))
         for l2 in l2s:
             model = EASERecommender(l2=l2, beta=beta)
             model.n_users_, model.n_items_ = inner.train.shape

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from recommender.base import as_user_items, taste_weights
 from recommender.hybrid import HybridRecommender, standardise
+from recommender.kernels import top_shares
 
 WHY_K = 3
 
@@ -112,29 +113,24 @@ class HybridScorer:
         # Caches are rebuilt on demand; the saved model stays the fitted state only.
         return {k: v for k, v in self.__dict__.items() if k not in ("_last_std", "_content_sim")}
 
-    def _content_sims(self, rated: np.ndarray, tops: np.ndarray, many: bool) -> np.ndarray:
-        """Cosine similarity of content vectors for each pair (rated[r], tops[r, j]) -> (len(rated), n)."""
-        vectors = self.model_.content_.item_vectors_
-        if many:  # whole batches: one dense item x item matrix, built once, then pure gathers
-            sim = getattr(self, "_content_sim", None)
-            if sim is None:
-                n_items = vectors.shape[0]
-                sim = np.empty((n_items, n_items), np.float32)
-                for lo in range(0, n_items, 1024):
-                    sim[lo:lo + 1024] = (vectors[lo:lo + 1024] @ vectors.T).toarray()
-                self._content_sim = sim
-            return sim[rated[:, None], tops]
-        r_ids, r_pos = np.unique(rated, return_inverse=True)
-        t_ids, t_pos = np.unique(tops, return_inverse=True)
-        block = (vectors[r_ids] @ vectors[t_ids].T).toarray()
-        return block[r_pos.reshape(-1)[:, None], t_pos.reshape(tops.shape)]
+    def _dense_content_sims(self) -> np.ndarray:
+        """Cosine similarity of every pair of content vectors (n x n float32), built once per model."""
+        sim = getattr(self, "_content_sim", None)
+        if sim is None:
+            vectors = self.model_.content_.item_vectors_
+            n_items = vectors.shape[0]
+            sim = np.empty((n_items, n_items), np.float32)
+            for lo in range(0, n_items, 1024):
+                sim[lo:lo + 1024] = (vectors[lo:lo + 1024] @ vectors.T).toarray()
+            self._content_sim = sim
+        return sim
 
     def explain(self, scores: sp.csr_matrix, items: np.ndarray, adventurousness: float | None = None) -> np.ndarray:
         """For each row and recommended column, the ``why_k`` rated columns with the largest positive
         share of its score (``-1`` pads). Call right after :meth:`score_components` on the same rows.
 
-        Vectorised over the block: one (rated entries x n) matrix of shares, then a per-user top-k by
-        segmented max (``np.maximum.reduceat``) repeated ``why_k`` times.
+        Compiled over the block (recommender.kernels.top_shares): one user per thread, each rated
+        entry's share computed and kept only if it is among the ``why_k`` largest.
         """
         m = self.model_
         rows = as_user_items(scores, m.n_items_)
@@ -145,16 +141,10 @@ class HybridScorer:
         has_content = m.content_ is not None
         collab_share = (a if has_content else 1.0) * ((1 - m.nmf_weight) if m.nmf_ is not None else 1.0)
         x_ease = taste_weights(rows, m.ease_.beta)
-        n_rows, n_top, k = rows.shape[0], items.shape[1], self.why_k
-        why = np.full((n_rows, n_top, k), -1, np.int64)
-        if x_ease.nnz == 0 or n_top == 0:
-            return why
         counts = np.diff(x_ease.indptr)
-        owner = np.repeat(np.arange(n_rows), counts)
-        rated = x_ease.indices
-        tops = items[owner]
-        ease_scale = (collab_share / std["ease"])[owner] * x_ease.data
-        total = ease_scale[:, None] * m.ease_.item_weights_[rated[:, None], tops]
+        owner = np.repeat(np.arange(rows.shape[0]), counts)
+        ease_coef = (collab_share / std["ease"])[owner] * x_ease.data
+        content: dict[str, np.ndarray] = {}
         if has_content and a < 1.0:
             # Same sparsity as x_ease: both are the rated entries (taste_weights drops unscored ones).
             x_content = taste_weights(rows, m.content_.beta)
@@ -162,18 +152,14 @@ class HybridScorer:
             norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
             norms[norms == 0] = 1.0
             scale = (1 - a) / norms / std["content"]
-            sims = self._content_sims(rated, tops, many=n_rows >= self.dense_content_from_rows)
-            total += (scale[owner] * x_content.data)[:, None] * sims
-        nonempty = np.flatnonzero(counts > 0)
-        starts = x_ease.indptr[:-1][nonempty]
-        seg_counts = counts[nonempty]
-        position = np.arange(len(rated))[:, None]
-        columns = np.arange(n_top)[None, :]
-        for rank in range(k):
-            best = np.maximum.reduceat(total, starts, axis=0)  # (users with ratings, n_top)
-            hit = total == np.repeat(best, seg_counts, axis=0)
-            first = np.minimum.reduceat(np.where(hit, position, len(rated)), starts, axis=0)
-            first = np.minimum(first, len(rated) - 1)
-            why[nonempty, :, rank] = np.where(best > 0, rated[first], -1)
-            total[first, columns] = -np.inf
-        return why
+            content["content_coef"] = scale[owner] * x_content.data
+            if rows.shape[0] >= self.dense_content_from_rows:  # whole batches: one n x n matrix, then gathers
+                content.update(content_rows=x_content.indices, sims=self._dense_content_sims(), tops_in_sims=items)
+            else:  # a few rows (fold-in): only the similarities of their rated x recommended anime
+                vectors = m.content_.item_vectors_
+                r_ids, r_pos = np.unique(x_content.indices, return_inverse=True)
+                t_ids, t_pos = np.unique(items, return_inverse=True)
+                content.update(content_rows=r_pos.reshape(-1), sims=(vectors[r_ids] @ vectors[t_ids].T).toarray(),
+                               tops_in_sims=t_pos.reshape(items.shape))
+        return top_shares(x_ease.indptr, x_ease.indices, ease_coef, m.ease_.item_weights_, items, self.why_k,
+                          **content)

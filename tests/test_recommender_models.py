@@ -11,10 +11,17 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.base import taste_weights, top_n
-from recommender.baselines import ALSRecommender, EASERecommender, PopularityRecommender, SeedNMFRecommender
+from recommender.baselines import (
+    ALSRecommender,
+    EASERecommender,
+    PopularityRecommender,
+    SeedNMFRecommender,
+    ease_weights,
+)
 from recommender.collaborative import NMFRecommender
 from recommender.content import ContentRecommender
 from recommender.hybrid import HybridRecommender, standardise
+from recommender.kernels import gram_upper, sparse_dense
 from recommender.text import clean_synopsis, split_tags, tokenize
 
 N_USERS, N_ITEMS, COLD_ITEM = 60, 30, 29
@@ -204,6 +211,31 @@ def test_ease_is_the_closed_form(matrix: sp.csr_matrix) -> None:
     expected = -p / np.diag(p)
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(model.item_weights_, expected, atol=1e-4)
+
+
+def test_compiled_sparse_kernels_match_scipy() -> None:
+    rng = np.random.default_rng(3)
+    x = sp.random(300, 130, density=0.08, format="csr", random_state=4, dtype=np.float32)
+    x.data = rng.uniform(0.05, 2.0, x.nnz).astype(np.float32)
+    x.has_sorted_indices = False  # the kernels must not rely on it
+    gram = gram_upper(x)
+    exact = (x.astype(np.float64).T @ x.astype(np.float64)).toarray()
+    np.testing.assert_allclose(gram, np.triu(exact), rtol=1e-5, atol=1e-5)
+    assert gram.dtype == np.float32 and not np.tril(gram, -1).any()
+    dense = rng.standard_normal((130, 70)).astype(np.float32)
+    np.testing.assert_allclose(sparse_dense(x, dense), x.astype(np.float64) @ dense, rtol=1e-4, atol=1e-4)
+    assert sparse_dense(sp.csr_matrix((0, 130), dtype=np.float32), dense).shape == (0, 70)
+    with pytest.raises(ValueError, match="align"):
+        sparse_dense(x, dense[:5])
+
+
+def test_ease_weights_in_place_equal_the_copying_path(matrix: sp.csr_matrix) -> None:
+    gram = gram_upper(taste_weights(matrix, 0.2))
+    full = np.triu(gram) + np.triu(gram, 1).T  # a symmetric input goes the copying path
+    copied = ease_weights(full, 30.0)
+    in_place = ease_weights(gram, 30.0, overwrite=True)
+    assert np.shares_memory(in_place, gram), "the fit must not hold a second n x n matrix"
+    np.testing.assert_allclose(in_place, copied, atol=1e-6)
 
 
 def test_popularity_counts_raters(matrix: sp.csr_matrix) -> None:
