@@ -40,13 +40,10 @@ class Scorer(Protocol):
 
 
 def top_n(blended: np.ndarray, listed: sp.csr_matrix, n: int) -> np.ndarray:
-    """Column indices of each row's ``n`` best scores, best first, never a listed item (in place on ``blended``)."""
-    coo = listed.tocoo()
-    blended[coo.row, coo.col] = -np.inf
-    n = min(n, blended.shape[1])
-    part = np.argpartition(-blended, n - 1, axis=1)[:, :n]
-    order = np.argsort(-np.take_along_axis(blended, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    """Column indices of each row's ``n`` best scores, best first, never a listed item (``-1`` pads)."""
+    from recommender.kernels import row_top_n
+
+    return row_top_n(blended, listed, n)[0]
 
 
 @dataclass
@@ -89,8 +86,10 @@ class TrainedRecommender:
         blended = a * cf + (1.0 - a) * content
         listed = sp.csr_matrix((np.ones(scores.nnz, np.float32), scores.indices, scores.indptr), shape=scores.shape)
         items = top_n(blended, listed, n)
-        why = self.scorer.explain(scores, items)
-        return {"items": items, "score": np.take_along_axis(blended, items, axis=1),
+        why = self.scorer.explain(scores, np.maximum(items, 0))
+        score = np.where(items >= 0, np.take_along_axis(blended, np.maximum(items, 0), axis=1), -np.inf)
+        items = np.maximum(items, 0)  # a padded slot keeps score -inf, which ends the published list
+        return {"items": items, "score": score,
                 "cf": np.take_along_axis(cf, items, axis=1), "content": np.take_along_axis(content, items, axis=1),
                 "why": why}
 

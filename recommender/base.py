@@ -66,23 +66,12 @@ def taste_weights(user_items: sp.csr_matrix, beta: float, floor: float = 0.05) -
 
 
 def top_n(scores: np.ndarray, exclude: sp.csr_matrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``n`` columns of each row of ``scores`` (ids, scores), never an excluded column."""
-    scores = np.array(scores, dtype=np.float32, copy=True)
-    if exclude is not None and exclude.nnz:
-        coo = exclude.tocoo()
-        scores[coo.row, coo.col] = -np.inf
-    n = min(n, scores.shape[1])
-    if n <= 0:
-        empty = np.zeros((scores.shape[0], 0))
-        return empty.astype(np.int64), empty.astype(np.float32)
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    ids = np.take_along_axis(part, order, axis=1)
-    best = np.take_along_axis(part_scores, order, axis=1)
-    # Fewer than n candidates left: pad with -1 rather than recommending a listed item.
-    ids[~np.isfinite(best)] = -1
-    return ids.astype(np.int64), best
+    """Best ``n`` columns of each row of ``scores`` (ids, scores), never an excluded column; ``-1`` pads
+    when fewer than ``n`` columns are left."""
+    from recommender.kernels import row_top_n
+
+    ids, best = row_top_n(scores, exclude, n)
+    return ids, best.astype(np.float32, copy=False)
 
 
 class RecommenderBase(BaseEstimator):

@@ -192,15 +192,10 @@ def inner_split(split: Split, seed: int) -> Split:
 
 
 def top_n_from_scores(scores: np.ndarray, exclude: sp.csr_matrix, n: int = K) -> np.ndarray:
-    """Top-``n`` column indices per row of a dense score block, never an excluded (listed) item."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    coo = exclude.tocoo()
-    scores[coo.row, coo.col] = -np.inf
-    n = min(n, scores.shape[1])
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    """Top-``n`` column indices per row of a dense score block, never an excluded (listed) item (``-1`` pads)."""
+    from recommender.kernels import row_top_n
+
+    return row_top_n(scores, exclude, n)[0]
 
 
 def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, n_items: int, k: int = K) -> dict[str, float]:

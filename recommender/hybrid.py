@@ -18,7 +18,10 @@ Without synopses or genres the content part is absent and the knob has no effect
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,18 +31,18 @@ from recommender.base import RecommenderBase, taste_weights
 from recommender.baselines import EASERecommender
 from recommender.collaborative import NMFRecommender
 from recommender.content import ContentRecommender
+from recommender.kernels import standardise_rows
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ADVENTUROUSNESS = 0.5
 DEFAULT_NMF_WEIGHT = 0.3
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores; a constant row (no signal) becomes zeros, never NaN."""
-    scores = np.asarray(scores, dtype=np.float32)
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
-    std[std == 0] = 1.0
-    return (scores - mean) / std
+    """Per-row z-scores; a constant row (no signal) becomes zeros, never NaN. Works in place on a
+    float32 block (the model's raw scores, not needed afterwards)."""
+    return standardise_rows(scores)[0]
 
 
 class HybridRecommender(RecommenderBase):
@@ -59,15 +62,26 @@ class HybridRecommender(RecommenderBase):
         if not 0.0 <= self.adventurousness <= 1.0:
             raise ValueError(f"adventurousness must be in [0, 1], got {self.adventurousness}")
         self.ease_ = clone(self.ease) if self.ease is not None else EASERecommender(l2=400.0, beta=0.2)
-        self.ease_.fit(user_items)
+        self.fit_seconds_: dict[str, float] = {}
+        with self._timed("ease"):
+            self.ease_.fit(user_items)
         self.nmf_ = None
         if self.nmf_weight > 0:
             self.nmf_ = clone(self.nmf) if self.nmf is not None else NMFRecommender()
-            self.nmf_.fit(user_items)
+            with self._timed("nmf"):
+                self.nmf_.fit(user_items)
         self.content_ = None
         if synopses is not None or genres is not None:
             self.content_ = clone(self.content) if self.content is not None else ContentRecommender()
-            self.content_.fit(user_items, synopses=synopses, genres=genres)
+            with self._timed("content"):
+                self.content_.fit(user_items, synopses=synopses, genres=genres)
+
+    @contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.fit_seconds_[part] = round(time.perf_counter() - start, 3)
+        logger.info("hybrid: fitted %s in %.1f s", part, self.fit_seconds_[part])
 
     # --- scores --------------------------------------------------------------------------------
     def component_scores(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> dict[str, np.ndarray]:

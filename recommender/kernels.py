@@ -6,6 +6,9 @@
   copy), which is what pushed the full-size fit past 20 GB.
 * :func:`sparse_dense`: ``X @ B`` for a block of users' rows and the dense item x item weights,
   on every core (scipy's is single-threaded, and at full size this is ~10^12 multiply-adds).
+* :func:`row_top_n` and :func:`standardise_rows`: per-row top-N (skipping excluded columns) and
+  z-scores of dense score blocks, one pass per row on every core (numpy's argpartition, argsort, mean
+  and std are single-threaded and make copies of the whole block).
 * :func:`top_shares`: for each (user, recommended item), the rated items with the largest positive
   share of its score: the published "why" (recommender.scoring), one user per thread, no
   (ratings x recommendations) temporaries.
@@ -92,7 +95,58 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         why[u, j, r] = ease_items[pos[r]]
             return why
 
-        _kernels.update(gram=gram, spmm=spmm, top_shares=top_shares)
+        @njit(cache=False, parallel=True)
+        def row_top_n(scores, ex_indptr, ex_indices, n):  # noqa: ANN001, ANN202
+            n_rows, n_cols = scores.shape
+            ids = np.full((n_rows, n), -1, dtype=np.int64)
+            best = np.full((n_rows, n), -np.inf, dtype=scores.dtype)
+            for u in prange(n_rows):
+                e, e_end = ex_indptr[u], ex_indptr[u + 1]
+                kept_ids, kept = ids[u], best[u]
+                filled = 0
+                for j in range(n_cols):
+                    while e < e_end and ex_indices[e] < j:
+                        e += 1
+                    if e < e_end and ex_indices[e] == j:
+                        continue
+                    value = scores[u, j]
+                    if filled < n:
+                        slot = filled
+                        filled += 1
+                    elif value > kept[n - 1]:
+                        slot = n - 1
+                    else:
+                        continue
+                    while slot > 0 and kept[slot - 1] < value:  # ties: the lower column first
+                        kept[slot] = kept[slot - 1]
+                        kept_ids[slot] = kept_ids[slot - 1]
+                        slot -= 1
+                    kept[slot] = value
+                    kept_ids[slot] = j
+            return ids, best
+
+        @njit(cache=False, parallel=True)
+        def standardise_rows(scores, stds):  # noqa: ANN001, ANN202
+            n_rows, n_cols = scores.shape
+            for u in prange(n_rows):
+                row = scores[u]
+                total = 0.0
+                for j in range(n_cols):
+                    total += row[j]
+                mean = total / max(n_cols, 1)
+                squares = 0.0
+                for j in range(n_cols):
+                    squares += (row[j] - mean) ** 2
+                std = np.sqrt(squares / max(n_cols, 1))
+                if std == 0.0:
+                    std = 1.0
+                stds[u] = std
+                for j in range(n_cols):
+                    row[j] = (row[j] - mean) / std
+            return scores
+
+        _kernels.update(gram=gram, spmm=spmm, top_shares=top_shares, row_top_n=row_top_n,
+                        standardise_rows=standardise_rows)
     return _kernels[name]
 
 
@@ -152,3 +206,26 @@ def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray
         np.ascontiguousarray(weights, np.float32), np.asarray(content_rows, np.int64),
         np.asarray(content_coef, np.float32), np.ascontiguousarray(sims, np.float32), tops,
         np.ascontiguousarray(tops_in_sims, np.int64), int(k))
+
+
+def row_top_n(scores: np.ndarray, exclude: sp.spmatrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``n`` best columns, best first (ties: lower column first), never an ``exclude`` column:
+    ``(ids, scores)``, padded with ``-1`` / ``-inf`` when fewer than ``n`` columns are left."""
+    scores = np.ascontiguousarray(scores)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float32)
+    if exclude is None:
+        exclude = sp.csr_matrix(scores.shape, dtype=np.float32)
+    exclude = sp.csr_matrix(exclude)
+    if not exclude.has_sorted_indices:
+        exclude = exclude.sorted_indices()
+    n = max(0, min(int(n), scores.shape[1]))
+    return _compiled("row_top_n")(scores, exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64), n)
+
+
+def standardise_rows(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row z-scores (mean 0, sd 1; a constant row becomes zeros) and each row's standard deviation
+    (1 for a constant row). In place when ``scores`` is a C-ordered float32 array, else on a copy."""
+    scores = np.require(scores, dtype=np.float32, requirements=["C", "W"])
+    stds = np.empty(scores.shape[0], np.float32)
+    return _compiled("standardise_rows")(scores, stds), stds

@@ -22,16 +22,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recommender.base import as_user_items, taste_weights
-from recommender.hybrid import HybridRecommender, standardise
-from recommender.kernels import top_shares
+from recommender.hybrid import HybridRecommender
+from recommender.kernels import sparse_dense, standardise_rows, top_shares
 
 WHY_K = 3
-
-
-def _row_std(scores: np.ndarray) -> np.ndarray:
-    std = scores.std(axis=1)
-    std[std == 0] = 1.0
-    return std
 
 
 class HybridScorer:
@@ -67,7 +61,8 @@ class HybridScorer:
                 genres = [g if isinstance(g, list | str) else [] for g in frame["genres"]]
         self.model_.fit(scores, synopses=synopses, genres=genres)
         self.anime_ids_ = np.asarray(anime_ids)
-        self.params_ = {"model": "hybrid", "adventurousness": float(self.model_.adventurousness),
+        self.params_ = {"model": "hybrid", "fit_seconds": dict(self.model_.fit_seconds_),
+                        "adventurousness": float(self.model_.adventurousness),
                         "nmf_weight": float(self.model_.nmf_weight), "has_content": self.model_.content_ is not None,
                         "ease": self.model_.ease_.get_params(),
                         "nmf": self.model_.nmf_.get_params() if self.model_.nmf_ is not None else None,
@@ -92,21 +87,45 @@ class HybridScorer:
         if m.nmf_ is not None:
             raw["nmf"] = m.nmf_._score(rows, userid)
         if m.content_ is not None:
-            raw["content"] = m.content_._score(rows, userid)
+            if rows.shape[0] >= self.dense_content_from_rows:
+                raw["content"] = self._content_from_similarities(rows)
+            else:
+                raw["content"] = m.content_._score(rows, userid)
         return raw
+
+    def _content_from_similarities(self, rows: sp.csr_matrix) -> np.ndarray:
+        """The content model's scores, ``normalize(x V) V' = (x S) / |x V|`` with the item x item cosine
+        matrix ``S = V V'`` that explanations build anyway: one compiled sparse x dense product instead
+        of scipy's sparse x sparse one (measured ~1.6x faster per user at MAL's 17.5k anime)."""
+        content = self.model_.content_
+        weights = taste_weights(rows, content.beta)
+        profiles = sp.csr_matrix(weights @ content.item_vectors_)
+        norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1), dtype=np.float32).ravel())
+        norms[norms == 0] = 1.0
+        scores = sparse_dense(weights, self._dense_content_sims())
+        scores /= norms[:, None]
+        return scores
 
     def score_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix | None = None,
                          userid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(cf, content) dense blocks; ``userid`` = training rows (their learned factors), None = fold in."""
         rows = as_user_items(scores, self.model_.n_items_)
-        raw = self._raw(rows, userid)
-        self._last_std = {k: _row_std(v) for k, v in raw.items()}  # reused by explain() on the same block
+        z, self._last_std = self._standardised(self._raw(rows, userid))  # std: reused by explain()
         m = self.model_
-        cf = standardise(raw["ease"])
-        if "nmf" in raw and m.nmf_weight > 0:
-            cf = (1 - m.nmf_weight) * cf + m.nmf_weight * standardise(raw["nmf"])
-        content = standardise(raw["content"]) if "content" in raw else cf
+        cf = z["ease"]
+        if "nmf" in z and m.nmf_weight > 0:
+            cf *= 1 - m.nmf_weight
+            cf += m.nmf_weight * z["nmf"]
+        content = z.get("content", cf)
         return cf, content
+
+    @staticmethod
+    def _standardised(raw: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each part's per-row z-scores (in place) and per-row standard deviations."""
+        z, std = {}, {}
+        for name, scores in raw.items():
+            z[name], std[name] = standardise_rows(scores)
+        return z, std
 
     # ------------------------------------------------------------------ explanations
     def __getstate__(self) -> dict[str, Any]:
@@ -137,7 +156,7 @@ class HybridScorer:
         a = m.adventurousness if adventurousness is None else adventurousness
         std = getattr(self, "_last_std", None)
         if std is None or len(std["ease"]) != rows.shape[0]:
-            std = {k: _row_std(v) for k, v in self._raw(rows, None).items()}
+            std = self._standardised(self._raw(rows, None))[1]
         has_content = m.content_ is not None
         collab_share = (a if has_content else 1.0) * ((1 - m.nmf_weight) if m.nmf_ is not None else 1.0)
         x_ease = taste_weights(rows, m.ease_.beta)

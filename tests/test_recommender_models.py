@@ -21,7 +21,7 @@ from recommender.baselines import (
 from recommender.collaborative import NMFRecommender
 from recommender.content import ContentRecommender
 from recommender.hybrid import HybridRecommender, standardise
-from recommender.kernels import gram_upper, sparse_dense
+from recommender.kernels import gram_upper, row_top_n, sparse_dense, standardise_rows
 from recommender.text import clean_synopsis, split_tags, tokenize
 
 N_USERS, N_ITEMS, COLD_ITEM = 60, 30, 29
@@ -158,12 +158,15 @@ def test_nmf_factors_are_non_negative_and_fold_in_matches_fit(fitted: dict, matr
     assert np.corrcoef(known.ravel(), new.ravel())[0, 1] > 0.99
 
 
-def test_nmf_compiled_kernel_matches_numpy_reference() -> None:
+@pytest.mark.parametrize("extra", [{}, {"missing_exponent": 0.5, "missing_weight": 0.5}],
+                         ids=["uniform", "scaled"])
+def test_nmf_compiled_kernel_matches_numpy_reference(extra: dict) -> None:
     """The numba row kernel must compute the same model as the vectorised numpy sweep.
 
     A random matrix (uneven rows, an empty user and an unrated item) at k=6 over 6 iterations: the
     two paths do the same updates in a different summation order, so they agree to float32 noise.
-    A wrong index, a stale prediction or a skipped coordinate moves the factors by far more.
+    A wrong index, a stale prediction or a skipped coordinate moves the factors by far more. Also with
+    popularity-weighted missing data (``missing_exponent``: a per-row weight on each side).
     """
     rng = np.random.default_rng(3)
     matrix = sp.random(80, 40, density=0.15, random_state=4, format="lil", dtype=np.float32)
@@ -172,8 +175,8 @@ def test_nmf_compiled_kernel_matches_numpy_reference() -> None:
     matrix = matrix.tocsr()
     matrix.eliminate_zeros()
     matrix.data = rng.integers(1, 11, matrix.nnz).astype(np.float32)
-    compiled = NMFRecommender(factors=6, l2=1.0, alpha=2.0, iterations=6).fit(matrix)
-    reference = NMFRecommender(factors=6, l2=1.0, alpha=2.0, iterations=6)
+    compiled = NMFRecommender(factors=6, l2=1.0, alpha=2.0, iterations=6, **extra).fit(matrix)
+    reference = NMFRecommender(factors=6, l2=1.0, alpha=2.0, iterations=6, **extra)
     reference._kernel = "numpy"
     reference.fit(matrix)
     assert compiled._kernel == "numba" and reference._kernel == "numpy"
@@ -181,6 +184,21 @@ def test_nmf_compiled_kernel_matches_numpy_reference() -> None:
     assert np.abs(reference.user_factors_ - start.user_factors_).max() > 0.1, "the fit must move the factors"
     np.testing.assert_allclose(compiled.user_factors_, reference.user_factors_, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(compiled.item_factors_, reference.item_factors_, rtol=1e-4, atol=1e-5)
+
+
+def test_nmf_popularity_weighted_missing_data_and_fold_in(matrix: sp.csr_matrix) -> None:
+    """missing_exponent > 0 weights an unrated popular anime more (mean weight = missing_weight), and
+    the fold-in solves the same weighted user step as the fit."""
+    model = NMFRecommender(factors=8, l2=1.0, iterations=30, missing_exponent=0.5, missing_weight=0.5).fit(matrix)
+    counts = np.bincount(matrix.indices, minlength=N_ITEMS)
+    assert model.item_missing_.mean() == pytest.approx(0.5)
+    assert model.item_missing_[np.argmax(counts)] > model.item_missing_[COLD_ITEM]
+    assert (model.user_factors_ >= 0).all() and (model.item_factors_ >= 0).all()
+    known = model.score(np.arange(10), matrix[:10])
+    new = model.score(None, matrix[:10])
+    assert np.corrcoef(known.ravel(), new.ravel())[0, 1] > 0.99
+    uniform = NMFRecommender(factors=8, l2=1.0, iterations=30).fit(matrix)
+    assert np.allclose(uniform.item_missing_, 1.0)
 
 
 def test_nmf_rejects_bad_input(matrix: sp.csr_matrix) -> None:
@@ -227,6 +245,31 @@ def test_compiled_sparse_kernels_match_scipy() -> None:
     assert sparse_dense(sp.csr_matrix((0, 130), dtype=np.float32), dense).shape == (0, 70)
     with pytest.raises(ValueError, match="align"):
         sparse_dense(x, dense[:5])
+
+
+def test_row_top_n_and_standardise_match_numpy() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal((40, 90)).astype(np.float32)
+    scores[3, :] = 1.0  # all ties: lower columns first
+    exclude = sp.random(40, 90, density=0.3, format="lil", random_state=6)
+    exclude[7, :] = 1.0  # nothing left for row 7: padded
+    exclude = sp.csr_matrix(exclude)
+    ids, best = row_top_n(scores, exclude, 10)
+    for u in range(40):
+        allowed = np.setdiff1d(np.arange(90), exclude[u].indices)
+        expected = allowed[np.argsort(-scores[u, allowed], kind="stable")][:10]
+        got = ids[u][ids[u] >= 0]
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(best[u][: len(got)], scores[u, expected])
+    assert (ids[7] == -1).all() and np.isneginf(best[7]).all()
+    np.testing.assert_array_equal(ids[3], np.setdiff1d(np.arange(90), exclude[3].indices)[:10])
+    z, stds = standardise_rows(scores.copy())
+    np.testing.assert_allclose(stds[:3], scores[:3].std(axis=1), rtol=1e-5)
+    assert stds[3] == 1.0
+    reference = (scores - scores.mean(axis=1, keepdims=True)) / np.where(
+        scores.std(axis=1, keepdims=True) == 0, 1, scores.std(axis=1, keepdims=True))
+    np.testing.assert_allclose(z, reference, atol=1e-5)
+    assert not z[3].any(), "a constant row carries no signal: zeros, not NaN"
 
 
 def test_ease_weights_in_place_equal_the_copying_path(matrix: sp.csr_matrix) -> None:

@@ -226,10 +226,12 @@ def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, fitted):
     scorer, a = fitted(ratings, None, {})
     rows = np.arange(0, 40)
     block = ratings.scores[rows]
+    components = []
     for threshold in (1, 10**9):  # the dense item x item path (big blocks) and the per-pair path (fold-in)
         scorer.__dict__.pop("_content_sim", None)
         scorer.dense_content_from_rows = threshold
         cf, content = scorer.score_components(block, ratings.statuses[rows], rows)
+        components.append((cf.copy(), content.copy()))
         listed = block.copy()
         listed.data[:] = 1
         items = top_n(a * cf + (1 - a) * content, listed, 10)
@@ -240,4 +242,6 @@ def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, fitted):
                 expected = [i for i, _ in scorer.model_.explain(block[u], int(item), n=3)]
                 assert [w for w in why[u, j] if w >= 0] == expected, (threshold, u, item)
     assert scorer.__dict__.get("_content_sim") is None  # the per-pair path built no dense matrix
+    for dense_path, sparse_path in zip(*components, strict=True):  # content via S = V V' equals via V
+        np.testing.assert_allclose(dense_path, sparse_path, atol=2e-4)
     scorer.dense_content_from_rows = HybridScorer.dense_content_from_rows
