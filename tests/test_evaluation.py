@@ -184,6 +184,9 @@ def test_cli_json_and_report(mal_slice: tuple[Path, Path], tmp_path: Path, monke
     assert "| hybrid |" in (tmp_path / "report" / "report.md").read_text()
     tuning = json.loads((tmp_path / "report" / "result.json").read_text())["tuning"]
     assert len(tuning["nmf"]["trials"]) == 2 and tuning["ease"]["params"]["l2"] in ev.EASE_L2_GRID
+    # The NMF the run fits is the tuned grid point plus the fixed settings (iterations, missing data).
+    assert tuning["nmf"]["params"].items() >= ev.NMF_FIXED.items()
+    assert tuning["nmf"]["params"]["l2"] in (10.0, 30.0)
 
 
 def test_cli_rejects_unknown_models_and_missing_files(tmp_path: Path) -> None:
