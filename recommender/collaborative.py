@@ -107,7 +107,9 @@ def _compiled_kernel():  # noqa: ANN202 - a numba dispatcher
     if _sweep_kernel is None:
         from numba import njit, prange
 
-        @njit(cache=False, parallel=True, fastmath=False)
+        # Re-association only (no NaN/inf shortcuts): lets LLVM vectorise the per-coordinate sums.
+        # Measured 18 % faster at 1/10 MAL scale, factors within 3e-5 of the strict-order sums.
+        @njit(cache=False, parallel=True, fastmath={"reassoc", "contract"})
         def kernel(own, other, gram, order, indptr, other_index, pref_conf, conf_excess, yhat, l2, missing):  # noqa: ANN001, ANN202
             k = own.shape[1]
             for position in prange(order.shape[0]):
@@ -142,7 +144,7 @@ def _compiled_kernel():  # noqa: ANN202 - a numba dispatcher
                     hl = h[last]
                     # sum (c - w0) yhat h_f, applying the previous coordinate's change to yhat in the
                     # same pass. float32 like the numpy reference's sums (float64 costs ~20 % here);
-                    # two accumulators because without fastmath one chain of adds is latency-bound.
+                    # two accumulators so that one chain of adds is not latency-bound.
                     acc_a = np.float32(0.0)
                     acc_b = np.float32(0.0)
                     n_even = n - n % 2
