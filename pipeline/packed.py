@@ -15,9 +15,10 @@ a whole result set into memory before sending the first batch: ~3.5 GB for 5.6M 
 subdocuments, which is why a full-size (57M) read of ``animelists`` is OOM-killed, against well
 under 1 GB for the packed documents. A real MongoDB ships ~10x fewer bytes too.
 
-The copy is derived data: if it is missing or out of step (counts differ: lists written by an older
-version, or a crash between the two writes), :func:`pipeline.readers.read_ratings` reads the entries
-and rebuilds it.
+The copy is derived data: if it is incomplete (counts differ: lists written by an older version, or a
+crash between a new list's two writes), :func:`pipeline.readers.read_ratings` rebuilds it from the
+entries. A re-crawled list whose packed write failed keeps its previous copy; the pipeline logs that
+as an error naming the fix, ``animerec train --rebuild-packed``.
 """
 
 from __future__ import annotations

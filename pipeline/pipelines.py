@@ -142,8 +142,9 @@ class MongoPipeline:
             return [d for d in docs if d["_id"] not in failed]
 
     def _write_packed(self, lists: list[dict[str, Any]]) -> None:
-        """The packed copies of the lists just written (pipeline/packed.py). Not spilled when they fail:
-        they are derived, and the next ``read_ratings`` rebuilds missing ones from the lists."""
+        """The packed copies of the lists just written (pipeline/packed.py). Not spilled when they fail: they
+        are derived from the stored lists. A missing copy is rebuilt by the next training run (counts differ);
+        a stale one (a re-crawled list) only by ``animerec train --rebuild-packed``, which the error says."""
         if not lists:
             return
         docs = [packed_document(d) for d in lists]
@@ -152,8 +153,8 @@ class MongoPipeline:
             self._inc(f"pipeline/written/{PACKED_LISTS}", len(docs))
         except StoreWriteError as exc:
             self._inc(f"pipeline/write_failed/{PACKED_LISTS}", len(exc.documents))
-            logger.error("%s; the lists themselves are stored, and the next training run's reader rebuilds "
-                         "their packed copies", exc)
+            logger.error("%s; the lists themselves are stored: run `animerec train --rebuild-packed` so that "
+                         "training reads them", exc)
 
     def spill(self, collection: str, documents: list[dict[str, Any]]) -> Path:
         self.failed_dir.mkdir(parents=True, exist_ok=True)

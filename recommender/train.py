@@ -27,7 +27,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from tqdm import tqdm
 
-from pipeline.readers import Ratings, read_anime, read_ratings
+from pipeline.readers import Ratings, read_anime, read_ratings, rebuild_packed_lists
 from pipeline.store import ANIME, RUNS, with_retries
 from recommender.artifacts import TrainedRecommender
 from recommender.publish import DEFAULT_BATCH_SIZE, Publisher, new_run_id
@@ -212,10 +212,11 @@ def train(db: Database, *, n: int = DEFAULT_N, adventurousness: float | None = N
           artifacts_dir: str | Path = DEFAULT_ARTIFACTS, holdout: bool = False, seed: int = 0,
           ratings: Ratings | None = None, anime: pd.DataFrame | None = None,
           batch_size: int = DEFAULT_BATCH_SIZE, run_id: str | None = None, progress: bool = True,
-          write_anime_topics: bool = True, model_params: dict[str, Any] | None = None,
+          write_anime_topics: bool = True, model_params: dict[str, Any] | None = None, rebuild_packed: bool = False,
           fit: Callable[[Ratings, pd.DataFrame, dict[str, Any]], tuple[Any, float]] | None = None) -> TrainResult:
     """Run the whole batch and publish; returns the summary.
 
+    ``rebuild_packed`` rewrites ``animelists_packed`` from ``animelists`` before reading (pipeline/packed.py).
     ``model_params`` go to the hybrid (e.g. ``{"nmf_weight": 0.3, "content": {"n_topics": 20}}``);
     ``ratings``/``anime`` skip the read stage (benchmarks hand synthetic data straight in); ``fit``
     replaces the model fitting (tests reuse one fitted model to exercise publishing quickly).
@@ -236,6 +237,8 @@ def train(db: Database, *, n: int = DEFAULT_N, adventurousness: float | None = N
     try:
         with stage("read"):
             if ratings is None:
+                if rebuild_packed:
+                    logger.info("rebuilt the packed copies of %d lists", rebuild_packed_lists(db))
                 ratings = read_ratings(db)
             if anime is None:
                 anime = read_anime(db)

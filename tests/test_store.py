@@ -12,7 +12,13 @@ import pytest
 from pipeline.embedded import LocalMongo
 from pipeline.packed import FIELD as PACKED_FIELD
 from pipeline.packed import packed_document, unpack_entries
-from pipeline.readers import anime_ids_due, packed_copy_is_complete, read_anime, read_ratings
+from pipeline.readers import (
+    anime_ids_due,
+    packed_copy_is_complete,
+    read_anime,
+    read_ratings,
+    rebuild_packed_lists,
+)
 from pipeline.store import ANIME, ANIMELISTS, PACKED_LISTS, USERS, connect, ensure_indexes, upsert_many
 from pipeline.validation import ValidationError, validate_anime, validate_animelist, validate_user
 
@@ -147,6 +153,20 @@ def test_anime_ids_due_reads_packed_and_unpacked_lists(mongo_db):
     upsert_many(mongo_db, ANIME, [anime_doc(3)])
     assert anime_ids_due(mongo_db) == [7]
     assert anime_ids_due(mongo_db, refetch=True) == [3, 7]
+
+
+def test_a_stale_packed_copy_is_fixed_by_rebuilding(mongo_db):
+    """A re-crawled list whose packed write failed: counts still match, so only --rebuild-packed fixes it."""
+    old = validate_animelist({"username": "u", "entries": [{"anime_id": 1, "score": 5, "status": 2}]})
+    upsert_many(mongo_db, ANIMELISTS, [old])
+    upsert_many(mongo_db, PACKED_LISTS, [packed_document(old)])
+    new = validate_animelist({"username": "u", "entries": [{"anime_id": 1, "score": 9, "status": 2},
+                                                             {"anime_id": 2, "score": 0, "status": 6}]})
+    upsert_many(mongo_db, ANIMELISTS, [new])  # the packed write "failed"
+    assert read_ratings(mongo_db).scores.nnz == 1
+    assert rebuild_packed_lists(mongo_db) == 1
+    ratings = read_ratings(mongo_db)
+    assert ratings.anime_ids.tolist() == [1, 2] and ratings.scores.toarray().tolist() == [[9.0, 0.0]]
 
 
 def test_read_anime_frame(mongo_db):

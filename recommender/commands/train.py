@@ -11,6 +11,7 @@ examples:
   animerec train                          # top 50 per user with the best-scoring blend
   animerec train --n 100 --holdout        # also report NDCG@10 on a per-user 80/20 holdout
   animerec train --adventurousness 0.8    # publish lists leaning on the collaborative model
+  animerec train --rebuild-packed         # after the crawler logged a failed write of animelists_packed
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synopsis topics of the content model (default: the model's, 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (models and holdout split)")
     parser.add_argument("--batch-size", type=int, default=1000, help="documents per bulk insert (default 1000)")
+    parser.add_argument("--rebuild-packed", action="store_true",
+                        help="rewrite animelists_packed (the compact copy of the lists training reads) from "
+                             "animelists first; it is rebuilt automatically when the counts differ")
     parser.add_argument("--data", default="data", type=Path, help="folder of the embedded store")
 
 
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = train(db, n=args.n, adventurousness=args.adventurousness, artifacts_dir=args.artifacts,
                            holdout=args.holdout, seed=args.seed, batch_size=args.batch_size,
+                           rebuild_packed=args.rebuild_packed,
                            model_params={"content": {"n_topics": args.topics}} if args.topics else None)
         except RuntimeError as exc:
             print(f"train: {exc}")
