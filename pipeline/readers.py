@@ -113,7 +113,11 @@ def packed_copy_is_complete(db: Database) -> bool:
 
 
 def rebuild_packed_lists(db: Database, batch_size: int = BATCH_SIZE) -> int:
-    """Rewrite ``animelists_packed`` from ``animelists`` (slow: reads every entry); returns the lists packed."""
+    """Rewrite ``animelists_packed`` from ``animelists`` (slow: reads every entry); returns the lists packed.
+
+    The local server decodes the whole of ``animelists`` for this one read (fine up to a few million
+    entries, not for MAL's 57M); a real MongoDB streams it.
+    """
     db[PACKED_LISTS].drop()
     written = 0
 
