@@ -89,6 +89,14 @@ class ContentRecommender(RecommenderBase):
         """Each user's taste profile: score-weighted sum of the vectors of the anime they rated."""
         return sp.csr_matrix(normalize(taste_weights(user_items, self.beta) @ self.item_vectors_))
 
+    def profile_norms(self, weights: sp.csr_matrix) -> np.ndarray:
+        """Length of each unnormalised profile ``weights @ item_vectors_`` (1 for an empty profile), for
+        ``weights = taste_weights(user_items, beta)``: what :meth:`profiles` divides by."""
+        raw = sp.csr_matrix(weights @ self.item_vectors_)
+        norms = np.sqrt(np.asarray(raw.multiply(raw).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return norms
+
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
         scores = self.profiles(user_items) @ self.item_vectors_.T
         return np.asarray(scores.todense() if sp.issparse(scores) else scores, dtype=np.float32)

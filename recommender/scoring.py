@@ -99,11 +99,8 @@ class HybridScorer:
         of scipy's sparse x sparse one (measured ~1.6x faster per user at MAL's 17.5k anime)."""
         content = self.model_.content_
         weights = taste_weights(rows, content.beta)
-        profiles = sp.csr_matrix(weights @ content.item_vectors_)
-        norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1), dtype=np.float32).ravel())
-        norms[norms == 0] = 1.0
         scores = sparse_dense(weights, self._dense_content_sims())
-        scores /= norms[:, None]
+        scores /= content.profile_norms(weights)[:, None]
         return scores
 
     def score_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix | None = None,
@@ -167,10 +164,7 @@ class HybridScorer:
         if has_content and a < 1.0:
             # Same sparsity as x_ease: both are the rated entries (taste_weights drops unscored ones).
             x_content = taste_weights(rows, m.content_.beta)
-            profiles = sp.csr_matrix(x_content @ m.content_.item_vectors_)
-            norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            scale = (1 - a) / norms / std["content"]
+            scale = (1 - a) / m.content_.profile_norms(x_content) / std["content"]
             content["content_coef"] = scale[owner] * x_content.data
             if rows.shape[0] >= self.dense_content_from_rows:  # whole batches: one n x n matrix, then gathers
                 content.update(content_rows=x_content.indices, sims=self._dense_content_sims(), tops_in_sims=items)
