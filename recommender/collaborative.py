@@ -22,7 +22,7 @@ Measured (docs/BENCHMARKS.md): 0.356 NDCG@10 at k=64 and 0.38 at k=128 on MAL 20
 k=256 (l2 30-45, alpha 2-4); the default rank stays 64. With 20 iterations and w0_i = 0.5 x n_i^0.25
 (both chosen on the inner splits of seeds 0-2: mean inner NDCG@10 0.219 -> 0.227 at k=256) the
 evaluator's NMF scores 0.408 / 0.396 / 0.392 NDCG@10 on seeds 0 / 1 / 2 (implicit's tuned ALS: 0.389 /
-0.375 / 0.380). The sweep is a numba kernel (one thread per row range, rows independent given the
+0.375 / 0.380). The sweep is a numba kernel (rows dealt round-robin to the threads, independent given the
 other side): ~1-1.4 s per iteration at k=64 on 1/10 of MAL's scale on 2 cores, against ~17 s for the
 vectorised numpy sweep it replaced (kept as ``_sweep_numpy``, the reference the tests compare it with).
 """
@@ -68,13 +68,14 @@ class _Side:
         self.busiest_first = np.argsort(-self.counts, kind="stable").astype(np.int64)  # work order
 
 
-def _sweep_numpy(own: np.ndarray, other: np.ndarray, side: _Side, yhat: np.ndarray, l2: float) -> np.ndarray:
+def _sweep_numpy(own: np.ndarray, other: np.ndarray, side: _Side, l2: float) -> None:
     """Reference for ``_sweep_numba`` (one factor column at a time, vectorised over rows).
 
     Kept only so the tests can check that the compiled kernel computes the same factors.
-    ``own`` (n x k) is updated in place; ``yhat`` holds the current predictions at the ratings, in
-    ``side``'s order; returns it updated.
+    ``own`` (n x k) is updated in place.
     """
+    rows = np.repeat(np.arange(own.shape[0]), side.counts)
+    yhat = np.einsum("ij,ij->i", own[rows], other[side.other])  # the current predictions at the ratings
     own_t, other_t = own.T, other.T  # views: column f of the factors is a row here
     gram = (other_t * side.other_missing) @ other  # k x k, all items: the unrated entries' whole contribution
     w0 = side.missing
@@ -87,12 +88,10 @@ def _sweep_numpy(own: np.ndarray, other: np.ndarray, side: _Side, yhat: np.ndarr
         den += w0 * gram[f, f] + l2
         own_t[f] = np.maximum(0.0, num / den)
         yhat = y_without + np.repeat(own_t[f], side.counts) * h
-    return yhat
 
 
 _sweep_kernel = None
-_predict_kernel = None
-_ROWS_PER_CHUNK = 16
+_SLOTS_PER_THREAD = 4  # rows dealt round-robin to 4 slots per thread: even shares, few buffers
 
 
 def _compiled_kernel():  # noqa: ANN202 - a numba dispatcher
@@ -101,118 +100,105 @@ def _compiled_kernel():  # noqa: ANN202 - a numba dispatcher
     The same arithmetic as ``_sweep_numpy``, reordered: every row's k coordinates are updated in turn
     (rows are independent given the other side, so this is the same sequence of updates), with the
     row's other-side vectors gathered once into a k x nnz buffer so each coordinate is one contiguous
-    pass. Not cached on disk (``cache=False``): the tree stays clean; compiling takes ~3 s per process.
+    pass, and the row's current predictions computed in the same gather (carrying them from one side
+    to the other instead meant two permutations of an nnz array per iteration). Not cached on disk
+    (``cache=False``): the tree stays clean; compiling takes ~3 s per process.
     """
-    global _sweep_kernel, _predict_kernel
+    global _sweep_kernel
     if _sweep_kernel is None:
         from numba import njit, prange
 
         # Re-association only (no NaN/inf shortcuts): lets LLVM vectorise the per-coordinate sums.
         # Measured 18 % faster at 1/10 MAL scale, factors within 3e-5 of the strict-order sums.
         @njit(cache=False, parallel=True, fastmath={"reassoc", "contract"})
-        def kernel(own, other, gram, order, indptr, other_index, pref_conf, conf_excess, yhat, l2, missing):  # noqa: ANN001, ANN202
+        def kernel(own, other, gram, order, indptr, other_index, pref_conf, conf_excess, l2, missing, slots):  # noqa: ANN001, ANN202
             k = own.shape[1]
-            for position in prange(order.shape[0]):
-                row = order[position]
-                lo, hi = indptr[row], indptr[row + 1]
-                n = hi - lo
-                y = yhat[lo:hi]
-                pc = pref_conf[lo:hi]
-                ce = conf_excess[lo:hi]
-                # Gather the row's other-side vectors into a k x n buffer (each coordinate then reads
-                # a contiguous run) and, in the same pass, the parts of each coordinate's numerator
-                # and denominator that do not move during the sweep: sum c p h_f and sum (c - w0) h_f^2.
-                h = np.empty((k, n), dtype=np.float32)
-                fixed_num = np.zeros(k)
-                den_rated = np.zeros(k)
-                for j in range(n):
-                    vec = other[other_index[lo + j]]
-                    p_j = pc[j]
-                    c_j = ce[j]
-                    for f in range(k):
-                        v = vec[f]
-                        h[f, j] = v
-                        fixed_num[f] += p_j * v
-                        den_rated[f] += c_j * v * v
-                w = own[row]
-                w0 = missing[row]
-                step = np.float32(0.0)
-                last = 0
-                for f in range(k):
-                    old = w[f]
-                    hf = h[f]
-                    hl = h[last]
-                    # sum (c - w0) yhat h_f, applying the previous coordinate's change to yhat in the
-                    # same pass. float32 like the numpy reference's sums (float64 costs ~20 % here);
-                    # two accumulators so that one chain of adds is not latency-bound.
-                    acc_a = np.float32(0.0)
-                    acc_b = np.float32(0.0)
-                    n_even = n - n % 2
-                    if step != 0.0:
-                        for j in range(0, n_even, 2):
-                            y[j] += step * hl[j]
-                            y[j + 1] += step * hl[j + 1]
-                            acc_a += ce[j] * y[j] * hf[j]
-                            acc_b += ce[j + 1] * y[j + 1] * hf[j + 1]
-                        if n_even < n:
-                            y[n_even] += step * hl[n_even]
-                            acc_a += ce[n_even] * y[n_even] * hf[n_even]
-                    else:
-                        for j in range(0, n_even, 2):
-                            acc_a += ce[j] * y[j] * hf[j]
-                            acc_b += ce[j + 1] * y[j + 1] * hf[j + 1]
-                        if n_even < n:
-                            acc_a += ce[n_even] * y[n_even] * hf[n_even]
-                    # sum c p h - sum (c - w0) (yhat - w_f h) h, as in the reference.
-                    num = fixed_num[f] - (acc_a + acc_b) + old * den_rated[f]
-                    cross = 0.0
-                    for g in range(k):
-                        cross += gram[f, g] * w[g]
-                    num -= w0 * (cross - old * gram[f, f])
-                    den = den_rated[f] + w0 * gram[f, f] + l2
-                    new = max(0.0, num / den)
-                    w[f] = new
-                    step = np.float32(new - old)
-                    last = f
-                if step != 0.0:
-                    hl = h[last]
+            # Each slot owns every slots-th row of ``order`` (busiest first, so the slots get even
+            # shares) and one gather buffer sized for its first, longest row: allocating a buffer per
+            # row cost ~25 % of the sweep (fresh pages for the long rows of the anime side).
+            for slot in prange(min(slots, order.shape[0])):
+                first = order[slot]
+                longest = max(1, indptr[first + 1] - indptr[first])
+                buffer = np.empty(k * longest, dtype=np.float32)
+                predictions = np.empty(longest, dtype=np.float32)
+                fixed_num = np.zeros(k, dtype=np.float32)
+                den_rated = np.zeros(k, dtype=np.float32)
+                for position in range(slot, order.shape[0], slots):
+                    row = order[position]
+                    lo, hi = indptr[row], indptr[row + 1]
+                    n = hi - lo
+                    y = predictions[:n]
+                    pc = pref_conf[lo:hi]
+                    ce = conf_excess[lo:hi]
+                    # Gather the row's other-side vectors into a k x n buffer (each coordinate then
+                    # reads a contiguous run) and, in the same pass, the row's predictions w.h and
+                    # the parts of each coordinate's numerator and denominator that do not move
+                    # during the sweep: sum c p h_f and sum (c - w0) h_f^2 (float32 like the numpy
+                    # reference's sums).
+                    h = buffer[: k * n].reshape((k, n))
+                    w = own[row]
+                    fixed_num[:] = 0.0
+                    den_rated[:] = 0.0
                     for j in range(n):
-                        y[j] += step * hl[j]
-
-        @njit(cache=False, parallel=True, fastmath=False)
-        def predict(own, other, indptr, other_index):  # noqa: ANN001, ANN202
-            yhat = np.empty(other_index.shape[0], dtype=np.float32)
-            for row in prange(own.shape[0]):
-                w = own[row]
-                for j in range(indptr[row], indptr[row + 1]):
-                    vec = other[other_index[j]]
-                    total = 0.0
-                    for f in range(w.shape[0]):
-                        total += w[f] * vec[f]
-                    yhat[j] = total
-            return yhat
+                        vec = other[other_index[lo + j]]
+                        p_j = pc[j]
+                        c_j = ce[j]
+                        for f in range(k):
+                            v = vec[f]
+                            h[f, j] = v
+                            fixed_num[f] += p_j * v
+                            den_rated[f] += c_j * v * v
+                    y[:] = 0.0  # the row's current predictions w.h (vectorised over the ratings)
+                    for f in range(k):
+                        w_f = w[f]
+                        hf = h[f]
+                        for j in range(n):
+                            y[j] += w_f * hf[j]
+                    w0 = missing[row]
+                    step = np.float32(0.0)
+                    last = 0
+                    for f in range(k):
+                        old = w[f]
+                        hf = h[f]
+                        hl = h[last]
+                        # sum (c - w0) yhat h_f, applying the previous coordinate's change to yhat
+                        # in the same pass. float32 like the numpy reference's sums (float64 costs
+                        # ~20 % here).
+                        acc = np.float32(0.0)
+                        if step != 0.0:
+                            for j in range(n):
+                                y_j = y[j] + step * hl[j]
+                                y[j] = y_j
+                                acc += ce[j] * y_j * hf[j]
+                        else:
+                            for j in range(n):
+                                acc += ce[j] * y[j] * hf[j]
+                        # sum c p h - sum (c - w0) (yhat - w_f h) h, as in the reference.
+                        num = fixed_num[f] - acc + old * den_rated[f]
+                        cross = 0.0
+                        for g in range(k):
+                            cross += gram[f, g] * w[g]
+                        num -= w0 * (cross - old * gram[f, f])
+                        den = den_rated[f] + w0 * gram[f, f] + l2
+                        new = max(0.0, num / den)
+                        w[f] = new
+                        step = np.float32(new - old)
+                        last = f
 
         _sweep_kernel = kernel
-        _predict_kernel = predict
     return _sweep_kernel
 
 
-def _sweep_numba(own: np.ndarray, other: np.ndarray, side: _Side, yhat: np.ndarray, l2: float) -> np.ndarray:
-    """One coordinate-descent pass over every factor of ``own`` (n x k, updated in place), compiled.
-
-    ``yhat`` holds the current predictions at the ratings, in ``side``'s order; it is updated in
-    place and returned.
-    """
-    from numba import parallel_chunksize
+def _sweep_numba(own: np.ndarray, other: np.ndarray, side: _Side, l2: float) -> None:
+    """One coordinate-descent pass over every factor of ``own`` (n x k, updated in place), compiled."""
+    from numba import get_num_threads
 
     # k x k: the unrated entries' whole contribution (each other-side row weighted by its missing weight)
     gram = ((other.T * side.other_missing.astype(np.float32)) @ other).astype(np.float64)
-    # Popularity is power-law: a few anime hold most ratings. Busiest rows first, handed out in
-    # small chunks, so the threads finish together instead of one taking all the head anime.
-    with parallel_chunksize(_ROWS_PER_CHUNK):
-        _compiled_kernel()(own, other, gram, side.busiest_first, side.indptr, side.other, side.pref_conf,
-                           side.conf_excess, yhat, float(l2), side.missing)
-    return yhat
+    # Popularity is power-law: a few anime hold most ratings. Rows busiest first, dealt round-robin
+    # to the slots, so the threads finish together instead of one taking all the head anime.
+    _compiled_kernel()(own, other, gram, side.busiest_first, side.indptr, side.other, side.pref_conf,
+                       side.conf_excess, float(l2), side.missing, get_num_threads() * _SLOTS_PER_THREAD)
 
 
 _SWEEPS = {"numba": _sweep_numba, "numpy": _sweep_numpy}
@@ -277,18 +263,12 @@ class NMFRecommender(RecommenderBase):
         del positions
         item_side = _Side(item_indptr, rows[by_item], (conf * p)[by_item], (conf - w0)[by_item],
                           item_missing, user_missing)
-        if self._kernel == "numpy":
-            yhat = np.einsum("ij,ij->i", users[rows], items[prefs.indices]) if prefs.nnz else p.copy()
-        else:  # the same dot products, without materialising two nnz x k gathers (GBs at MAL scale)
-            _compiled_kernel()
-            yhat = _predict_kernel(users, items, user_side.indptr, user_side.other)
+        del rows, by_item
         sweep = _SWEEPS[self._kernel]
         started = time.perf_counter()
         for iteration in range(self.iterations):
-            yhat = sweep(users, items, user_side, yhat, self.l2)
-            yhat_items = sweep(items, users, item_side, np.ascontiguousarray(yhat[by_item]), self.l2)
-            yhat = np.empty_like(yhat_items)
-            yhat[by_item] = yhat_items
+            sweep(users, items, user_side, self.l2)
+            sweep(items, users, item_side, self.l2)
             logger.debug("nmf iteration %d/%d, %.1fs", iteration + 1, self.iterations,
                          time.perf_counter() - started)
         self.user_factors_ = users
