@@ -94,31 +94,43 @@ class TrainedRecommender:
                 "why": why}
 
     def documents(self, usernames: np.ndarray, top: dict[str, np.ndarray], created_at: Any) -> Iterator[dict]:
-        """The published documents (layout in recommender.publish) for a block of rows."""
+        """The published documents (layout in recommender.publish) for a block of rows.
+
+        Everything that can be is done per block in numpy (~2x faster than per item in Python: at
+        full size this loop builds 16M item documents)."""
         ids = self.anime_ids
-        item_ids = ids[top["items"]].tolist()
-        item_titles = self.titles[top["items"]].tolist()
-        item_images = self.image_urls[top["items"]].tolist()
+        items_at = top["items"]
+        item_ids = ids[items_at].tolist()
+        item_titles = self.titles[items_at].tolist()
+        item_images = self.image_urls[items_at].tolist()
         scores = np.round(top["score"].astype(np.float64), 5).tolist()
         cfs = np.round(top["cf"].astype(np.float64), 5).tolist()
         contents = np.round(top["content"].astype(np.float64), 5).tolist()
         why = top["why"]
-        why_ids = np.where(why >= 0, ids[np.maximum(why, 0)], -1).tolist()
-        why_names = self.titles[np.maximum(why, 0)].tolist()
+        has_why = why >= 0
+        why_ids = ids[np.maximum(why, 0)]
+        # an item's reasons are the leading non-negative slots (the kernel fills from the front)
+        reasons = [[ids_j[:count] for ids_j, count in zip(row_ids, row_counts, strict=True)]
+                   for row_ids, row_counts in zip(why_ids.tolist(), has_why.sum(axis=2).tolist(), strict=True)]
+        key_of = self._id_strings()
         for u, username in enumerate(usernames.tolist()):
-            why_titles: dict[str, str] = {}
-            items = []
-            for j, anime_id in enumerate(item_ids[u]):
-                if scores[u][j] == float("-inf"):  # fewer unlisted anime than n: nothing left to offer
-                    break
-                reasons = [a for a in why_ids[u][j] if a >= 0]
-                items.append({"anime_id": anime_id, "title": item_titles[u][j], "image_url": item_images[u][j],
-                              "score": scores[u][j], "cf": cfs[u][j], "content": contents[u][j], "why": reasons})
-                for a, name in zip(why_ids[u][j], why_names[u][j], strict=True):
-                    if a >= 0:
-                        why_titles[str(a)] = name
+            listed = scores[u].index(float("-inf")) if float("-inf") in scores[u] else len(scores[u])
+            items = [{"anime_id": a, "title": t, "image_url": i, "score": s, "cf": c, "content": x, "why": w}
+                     for a, t, i, s, c, x, w in zip(item_ids[u][:listed], item_titles[u][:listed],
+                                                    item_images[u][:listed], scores[u][:listed], cfs[u][:listed],
+                                                    contents[u][:listed], reasons[u][:listed], strict=True)]
+            columns = why[u, :listed][has_why[u, :listed]]
+            why_titles = dict(zip(key_of[columns].tolist(), self.titles[columns].tolist(), strict=True))
             yield {"_id": username, "run_id": self.run_id, "created_at": created_at, "items": items,
                    "why_titles": why_titles}
+
+    def _id_strings(self) -> np.ndarray:
+        """``str(anime_id)`` per column: the keys of ``why_titles`` (built once per model)."""
+        keys = self.__dict__.get("_id_keys")
+        if keys is None or len(keys) != len(self.anime_ids):
+            keys = np.array([str(a) for a in self.anime_ids.tolist()], dtype=object)
+            self.__dict__["_id_keys"] = keys
+        return keys
 
     def title_of(self, anime_id: int) -> str:
         pos = int(np.searchsorted(self.anime_ids, anime_id))

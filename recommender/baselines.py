@@ -16,7 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recommender.base import RecommenderBase, rated_only, taste_weights
-from recommender.kernels import gram_upper, sparse_dense
+from recommender.kernels import gram_upper, largest_per_row, sparse_dense, sparse_sparse
 
 
 class PopularityRecommender(RecommenderBase):
@@ -75,29 +75,39 @@ class EASERecommender(RecommenderBase):
     """EASE closed form (Steck 2019); ``beta=0``: binary input, ``beta>0``: score-aware input.
 
     The item x item matrix is dense (n_items^2 floats: 1.2 GB at MAL's 17.5k anime), which is
-    why EASE fits catalogues of anime but not of every song ever released.
+    why EASE fits catalogues of anime but not of every song ever released. ``neighbours=K`` keeps,
+    for each rated anime, only its ``K`` largest weights (by absolute value) as a sparse matrix:
+    scoring then costs ``K`` instead of ``n_items`` per rating (what the batch needs at full size;
+    the NDCG it costs is in docs/BENCHMARKS.md). ``None`` keeps the exact dense weights.
     """
 
-    def __init__(self, l2: float = 200.0, beta: float = 0.0) -> None:
+    def __init__(self, l2: float = 200.0, beta: float = 0.0, neighbours: int | None = None) -> None:
         self.l2 = l2
         self.beta = beta
+        self.neighbours = neighbours
 
     def _input(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         return taste_weights(user_items, self.beta)
 
     def _fit(self, user_items: sp.csr_matrix, **_: object) -> None:
-        self.item_weights_ = ease_weights(gram_upper(self._input(user_items)), self.l2, overwrite=True)
+        weights = ease_weights(gram_upper(self._input(user_items)), self.l2, overwrite=True)
+        if self.neighbours is not None:
+            weights = largest_per_row(weights, self.neighbours)
+        self.item_weights_ = weights
 
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
+        if sp.issparse(self.item_weights_):
+            return sparse_sparse(self._input(user_items), self.item_weights_)
         return sparse_dense(self._input(user_items), self.item_weights_)
 
-    def _item_vectors(self) -> np.ndarray:
+    def _item_vectors(self) -> np.ndarray | sp.csr_matrix:
         return self.item_weights_.T
 
     def contributions(self, user_row: sp.csr_matrix, itemid: int) -> tuple[np.ndarray, np.ndarray]:
         """(rated items, their share of ``itemid``'s score) for one user row: the explanation."""
         x = self._input(user_row)
-        return x.indices, x.data * self.item_weights_[x.indices, itemid]
+        weights = self.item_weights_[x.indices, itemid]
+        return x.indices, x.data * (weights.toarray().ravel() if sp.issparse(weights) else weights)
 
 
 class ALSRecommender(RecommenderBase):

@@ -13,6 +13,11 @@
 A user's profile is the sum of the vectors of the anime they rated, weighted by their score
 relative to their own mean (``taste_weights``); an item's score is its cosine with the profile.
 Anime with no synopsis and no genres have a zero vector: they score 0, never NaN.
+
+With ``neighbours=K`` the score is computed from the anime x anime cosine matrix ``S = VV'`` pruned
+to each anime's ``K`` most similar anime (``item_neighbours_``, sparse): ``x S / |x V|``, which is
+the exact cosine when nothing is pruned. Scoring then costs ``K`` per rating instead of the
+catalogue (what the batch needs at MAL's 17.5k anime).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from recommender.base import RecommenderBase, taste_weights
+from recommender.kernels import largest_per_row, sparse_sparse
 from recommender.text import SynopsisAnalyzer, split_tags
 
 
@@ -34,7 +40,7 @@ class ContentRecommender(RecommenderBase):
 
     def __init__(self, n_topics: int = 40, representation: str = "tfidf", genre_weight: float = 0.0,
                  beta: float = 0.3, min_df: int = 2, max_df: float = 0.5, n_top_words: int = 10,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, neighbours: int | None = None) -> None:
         self.n_topics = n_topics
         self.representation = representation
         self.genre_weight = genre_weight
@@ -43,6 +49,7 @@ class ContentRecommender(RecommenderBase):
         self.max_df = max_df
         self.n_top_words = n_top_words
         self.random_state = random_state
+        self.neighbours = neighbours
 
     def _fit(self, user_items: sp.csr_matrix, synopses: Sequence[str] | None = None,
              genres: Sequence[object] | None = None, **_: object) -> None:
@@ -70,6 +77,15 @@ class ContentRecommender(RecommenderBase):
             self.genres_ = binarizer.classes_
             blocks.append(sp.csr_matrix(normalize(onehot) * self.genre_weight))
         self.item_vectors_ = normalize(sp.hstack(blocks).tocsr()).astype(np.float32)
+        self.item_neighbours_ = None if self.neighbours is None else self._nearest(self.neighbours)
+
+    def _nearest(self, k: int, block: int = 1024) -> sp.csr_matrix:
+        """``S = VV'`` keeping each row's ``k`` largest similarities, built a block of rows at a time
+        (the dense matrix would be 1.2 GB at 17.5k anime)."""
+        vectors = self.item_vectors_
+        parts = [largest_per_row((vectors[lo:lo + block] @ vectors.T).toarray(), k)
+                 for lo in range(0, vectors.shape[0], block)]
+        return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, 0), dtype=np.float32)
 
     def _topics(self, tfidf: sp.csr_matrix) -> tuple[np.ndarray, list[list[str]]]:
         n_topics = min(self.n_topics, *tfidf.shape) if tfidf.shape[1] else 0
@@ -98,6 +114,11 @@ class ContentRecommender(RecommenderBase):
         return norms
 
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
+        if getattr(self, "item_neighbours_", None) is not None:
+            weights = taste_weights(user_items, self.beta)
+            scores = sparse_sparse(weights, self.item_neighbours_)
+            scores /= self.profile_norms(weights)[:, None]
+            return scores
         scores = self.profiles(user_items) @ self.item_vectors_.T
         return np.asarray(scores.todense() if sp.issparse(scores) else scores, dtype=np.float32)
 
@@ -105,6 +126,8 @@ class ContentRecommender(RecommenderBase):
         return self.item_vectors_
 
     def item_similarity(self, items: np.ndarray, itemid: int) -> np.ndarray:
-        """Cosine similarity of ``items`` to ``itemid``: the content side of an explanation."""
+        """Cosine similarity of ``items`` to ``itemid`` (0 where pruned): the content side of an explanation."""
+        if getattr(self, "item_neighbours_", None) is not None:
+            return self.item_neighbours_[items, itemid].toarray().ravel()
         sims = self.item_vectors_[items] @ self.item_vectors_[itemid].T
         return np.asarray(sims.todense()).ravel()

@@ -328,8 +328,12 @@ def _tune_blend(hybrid: Any, split: Split) -> tuple[dict[str, float], list[dict[
 
 def run_evaluation(ratings_path: str | Path, anime_path: str | Path | None = None, seed: int = 0,
                    models: Sequence[str] = MODEL_ORDER, ratings: pd.DataFrame | None = None,
-                   anime: pd.DataFrame | None = None, tune: bool = True) -> dict[str, Any]:
+                   anime: pd.DataFrame | None = None, tune: bool = True,
+                   neighbours: int | None = -1) -> dict[str, Any]:
     """The whole protocol: tune on the inner split, fit on train, score on test, for every model.
+
+    ``neighbours``: how many neighbours per anime the hybrid's EASE and content parts keep (-1: the
+    hybrid's default, None: all, the exact dense model). The EASE baseline always keeps all.
 
     Returns ``{"models": {name: metrics}, "dataset": {...}, "tuning": {...}, "curve": [...]}``;
     ``curve`` is test NDCG@10 against adventurousness (reported, never used to choose).
@@ -342,7 +346,10 @@ def run_evaluation(ratings_path: str | Path, anime_path: str | Path | None = Non
     )
     from recommender.collaborative import NMFRecommender
     from recommender.content import ContentRecommender
-    from recommender.hybrid import DEFAULT_ADVENTUROUSNESS, DEFAULT_NMF_WEIGHT, HybridRecommender
+    from recommender.hybrid import DEFAULT_ADVENTUROUSNESS, DEFAULT_NEIGHBOURS, DEFAULT_NMF_WEIGHT, HybridRecommender
+
+    if neighbours == -1:
+        neighbours = DEFAULT_NEIGHBOURS
 
     started = time.perf_counter()
     if ratings is None:
@@ -393,8 +400,8 @@ def run_evaluation(ratings_path: str | Path, anime_path: str | Path | None = Non
     if "hybrid" in wanted:
         ease_w = tuned("hybrid_ease", {"beta": 0.2, "l2": 400.0},
                        lambda: _tune_ease(inner, EASE_W_GRID["beta"], EASE_W_GRID["l2"]))
-        components = {"ease": EASERecommender(**ease_w), "nmf": NMFRecommender(**nmf_params),
-                      "content": ContentRecommender()}
+        components = {"ease": EASERecommender(**ease_w, neighbours=neighbours), "nmf": NMFRecommender(**nmf_params),
+                      "content": ContentRecommender(neighbours=neighbours)}
         blend = {"adventurousness": DEFAULT_ADVENTUROUSNESS, "nmf_weight": DEFAULT_NMF_WEIGHT}
         if tune:
             probe = HybridRecommender(**components, nmf_weight=1.0).fit(inner.train, **inner_item_data)

@@ -37,6 +37,15 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ADVENTUROUSNESS = 0.5
 DEFAULT_NMF_WEIGHT = 0.3
+#: EASE weights and content similarities kept per anime (its strongest neighbours): scoring costs
+#: this many operations per rating instead of the whole catalogue (docs/BENCHMARKS.md: the NDCG it costs)
+DEFAULT_NEIGHBOURS = 512
+#: what a part is built with when the hybrid is not given one (or, in the training job, a dict of overrides)
+PART_DEFAULTS: dict[str, dict[str, object]] = {
+    "ease": {"l2": 400.0, "beta": 0.2, "neighbours": DEFAULT_NEIGHBOURS},
+    "nmf": {},
+    "content": {"neighbours": DEFAULT_NEIGHBOURS},
+}
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -61,18 +70,19 @@ class HybridRecommender(RecommenderBase):
              genres: Sequence[object] | None = None, **_: object) -> None:
         if not 0.0 <= self.adventurousness <= 1.0:
             raise ValueError(f"adventurousness must be in [0, 1], got {self.adventurousness}")
-        self.ease_ = clone(self.ease) if self.ease is not None else EASERecommender(l2=400.0, beta=0.2)
+        self.ease_ = clone(self.ease) if self.ease is not None else EASERecommender(**PART_DEFAULTS["ease"])
         self.fit_seconds_: dict[str, float] = {}
         with self._timed("ease"):
             self.ease_.fit(user_items)
         self.nmf_ = None
         if self.nmf_weight > 0:
-            self.nmf_ = clone(self.nmf) if self.nmf is not None else NMFRecommender()
+            self.nmf_ = clone(self.nmf) if self.nmf is not None else NMFRecommender(**PART_DEFAULTS["nmf"])
             with self._timed("nmf"):
                 self.nmf_.fit(user_items)
         self.content_ = None
         if synopses is not None or genres is not None:
-            self.content_ = clone(self.content) if self.content is not None else ContentRecommender()
+            self.content_ = (clone(self.content) if self.content is not None
+                             else ContentRecommender(**PART_DEFAULTS["content"]))
             with self._timed("content"):
                 self.content_.fit(user_items, synopses=synopses, genres=genres)
 

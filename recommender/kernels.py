@@ -6,6 +6,9 @@
   copy), which is what pushed the full-size fit past 20 GB.
 * :func:`sparse_dense`: ``X @ B`` for a block of users' rows and the dense item x item weights,
   on every core (scipy's is single-threaded, and at full size this is ~10^12 multiply-adds).
+* :func:`largest_per_row` and :func:`sparse_sparse`: an item x item matrix pruned to each anime's
+  ``k`` strongest neighbours, and ``X @ W`` with such a matrix straight into dense score rows
+  (~35x fewer multiply-adds than the dense product at 17.5k anime and k = 512).
 * :func:`row_top_n` and :func:`standardise_rows`: per-row top-N (skipping excluded columns) and
   z-scores of dense score blocks, one pass per row on every core (numpy's argpartition, argsort, mean
   and std are single-threaded and make copies of the whole block).
@@ -61,11 +64,23 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         row[j] += w * source[j]
             return out
 
+        @njit(cache=False)
+        def csr_value(indptr, indices, data, row, col):  # noqa: ANN001, ANN202
+            lo, hi = indptr[row], indptr[row + 1]
+            q = lo + np.searchsorted(indices[lo:hi], col)
+            if q < hi and indices[q] == col:
+                return data[q]
+            return np.float32(0.0)
+
         @njit(cache=False, parallel=True)
-        def top_shares(indptr, ease_items, ease_coef, weights, content_rows, content_coef, sims, tops,
-                       tops_in_sims, k):  # noqa: ANN001, ANN202
+        def top_shares(indptr, ease_items, ease_coef, weights, w_indptr, w_indices, content_rows, content_coef,
+                       sims, s_indptr, s_indices, tops, tops_in_sims, k):  # noqa: ANN001, ANN202
+            # ``weights`` / ``sims``: dense matrices, or (when ``w_indptr`` / ``s_indptr`` are not empty)
+            # the data of CSR ones, pruned to each anime's strongest neighbours, in a 1 x nnz array.
             n_rows, n_top = tops.shape
             why = np.full((n_rows, n_top, k), -1, dtype=np.int64)
+            w_sparse = w_indptr.shape[0] > 0
+            s_sparse = s_indptr.shape[0] > 0
             for u in prange(n_rows):
                 start, stop = indptr[u], indptr[u + 1]
                 best = np.empty(k, dtype=np.float32)
@@ -74,9 +89,17 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     item, sim_col = tops[u, j], tops_in_sims[u, j]
                     filled = 0
                     for q in range(start, stop):
-                        share = ease_coef[q] * weights[ease_items[q], item]
+                        if w_sparse:
+                            weight = csr_value(w_indptr, w_indices, weights[0], ease_items[q], item)
+                        else:
+                            weight = weights[ease_items[q], item]
+                        share = ease_coef[q] * weight
                         if content_coef.shape[0]:
-                            share += content_coef[q] * sims[content_rows[q], sim_col]
+                            if s_sparse:
+                                sim = csr_value(s_indptr, s_indices, sims[0], content_rows[q], sim_col)
+                            else:
+                                sim = sims[content_rows[q], sim_col]
+                            share += content_coef[q] * sim
                         if share <= 0 or (filled == k and share <= best[k - 1]):
                             continue
                         # Insert keeping `best` descending; ties keep the earlier entry first.
@@ -94,6 +117,47 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     for r in range(filled):
                         why[u, j, r] = ease_items[pos[r]]
             return why
+
+        @njit(cache=False, parallel=True)
+        def spmm_csr(indptr, indices, data, w_indptr, w_indices, w_data, n_cols):  # noqa: ANN001, ANN202
+            n_rows = indptr.shape[0] - 1
+            out = np.zeros((n_rows, n_cols), dtype=np.float32)
+            for u in prange(n_rows):
+                row = out[u]
+                for q in range(indptr[u], indptr[u + 1]):
+                    x = data[q]
+                    source = indices[q]
+                    for p in range(w_indptr[source], w_indptr[source + 1]):
+                        row[w_indices[p]] += x * w_data[p]
+            return out
+
+        @njit(cache=False, parallel=True)
+        def largest_per_row(block, k, ids, values, counts):  # noqa: ANN001, ANN202
+            n_rows, n_cols = block.shape
+            for r in prange(n_rows):
+                row = block[r]
+                size = np.abs(row)
+                threshold = np.float32(0.0)
+                if k < n_cols:
+                    threshold = -np.partition(-size, k - 1)[k - 1]  # the k-th largest |value|
+                taken = 0
+                for j in range(n_cols):  # those above the threshold, in column order
+                    if size[j] > threshold:
+                        ids[r, taken] = j
+                        values[r, taken] = row[j]
+                        taken += 1
+                if threshold > 0 and taken < k:  # ties at the threshold: the lowest columns
+                    for j in range(n_cols):
+                        if taken == k:
+                            break
+                        if size[j] == threshold:
+                            ids[r, taken] = j
+                            values[r, taken] = row[j]
+                            taken += 1
+                    order = np.argsort(ids[r, :taken], kind="mergesort")  # back to column order
+                    ids[r, :taken] = ids[r, :taken][order]
+                    values[r, :taken] = values[r, :taken][order]
+                counts[r] = taken
 
         @njit(cache=False, parallel=True)
         def row_top_n(scores, ex_indptr, ex_indices, n):  # noqa: ANN001, ANN202
@@ -145,8 +209,8 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     row[j] = (row[j] - mean) / std
             return scores
 
-        _kernels.update(gram=gram, spmm=spmm, top_shares=top_shares, row_top_n=row_top_n,
-                        standardise_rows=standardise_rows)
+        _kernels.update(gram=gram, spmm=spmm, spmm_csr=spmm_csr, largest_per_row=largest_per_row,
+                        top_shares=top_shares, row_top_n=row_top_n, standardise_rows=standardise_rows)
     return _kernels[name]
 
 
@@ -187,25 +251,62 @@ def sparse_dense(matrix: sp.spmatrix, dense: np.ndarray) -> np.ndarray:
     return _compiled("spmm")(x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data, dense)
 
 
-def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray, weights: np.ndarray,
-               tops: np.ndarray, k: int, content_rows: np.ndarray | None = None,
-               content_coef: np.ndarray | None = None, sims: np.ndarray | None = None,
+def sparse_sparse(matrix: sp.spmatrix, weights: sp.spmatrix) -> np.ndarray:
+    """``matrix @ weights`` as a dense float32 array, for a sparse ``weights`` (the pruned item x item
+    matrices): each entry of a row scatters its row of ``weights`` into the dense output row."""
+    x = _csr32(matrix)
+    w = _csr32(weights)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"shapes {x.shape} and {w.shape} do not align")
+    return _compiled("spmm_csr")(x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data,
+                                 w.indptr.astype(np.int64), w.indices.astype(np.int32), w.data, w.shape[1])
+
+
+def largest_per_row(block: np.ndarray, k: int) -> sp.csr_matrix:
+    """``block`` keeping, in each row, the ``k`` entries largest in absolute value (ties: the lower
+    columns), zeros dropped, as float32 CSR with sorted indices."""
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    n_rows, n_cols = block.shape
+    k = max(1, min(int(k), n_cols))
+    ids = np.zeros((n_rows, k), np.int32)
+    values = np.zeros((n_rows, k), np.float32)
+    counts = np.empty(n_rows, np.int64)
+    _compiled("largest_per_row")(block, k, ids, values, counts)
+    keep = (np.arange(k)[None, :] < counts[:, None]) & (values != 0)
+    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
+    return sp.csr_matrix((values[keep], ids[keep], indptr), shape=block.shape)
+
+
+def _kernel_matrix(matrix: np.ndarray | sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, indptr, indices) for :func:`top_shares`'s kernel: a dense matrix as itself with empty
+    CSR arrays, a sparse one as its data (1 x nnz) and CSR arrays."""
+    if sp.issparse(matrix):
+        csr = _csr32(matrix)
+        return csr.data[None, :], csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
+    return np.ascontiguousarray(matrix, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray,
+               weights: np.ndarray | sp.spmatrix, tops: np.ndarray, k: int, content_rows: np.ndarray | None = None,
+               content_coef: np.ndarray | None = None, sims: np.ndarray | sp.spmatrix | None = None,
                tops_in_sims: np.ndarray | None = None) -> np.ndarray:
     """``why[u, j, :]``: the ``k`` rated items (``ease_items`` of row ``u``'s entries ``indptr[u]:indptr[u+1]``)
     with the largest positive share of item ``tops[u, j]``'s score, best first, ``-1`` padding; ties go to
     the earlier entry. An entry's share is ``ease_coef[q] * weights[ease_items[q], tops[u, j]]`` plus, with a
-    content part, ``content_coef[q] * sims[content_rows[q], tops_in_sims[u, j]]``."""
+    content part, ``content_coef[q] * sims[content_rows[q], tops_in_sims[u, j]]``. ``weights`` and ``sims``
+    are dense or sparse (pruned: a missing entry is 0)."""
     tops = np.ascontiguousarray(tops, dtype=np.int64)
     if content_coef is None:
         content_rows = np.zeros(0, np.int64)
         content_coef = np.zeros(0, np.float32)
         sims = np.zeros((1, 1), np.float32)
         tops_in_sims = tops
+    w_values, w_indptr, w_indices = _kernel_matrix(weights)
+    s_values, s_indptr, s_indices = _kernel_matrix(sims)
     return _compiled("top_shares")(
         np.asarray(indptr, np.int64), np.asarray(ease_items, np.int64), np.asarray(ease_coef, np.float32),
-        np.ascontiguousarray(weights, np.float32), np.asarray(content_rows, np.int64),
-        np.asarray(content_coef, np.float32), np.ascontiguousarray(sims, np.float32), tops,
-        np.ascontiguousarray(tops_in_sims, np.int64), int(k))
+        w_values, w_indptr, w_indices, np.asarray(content_rows, np.int64), np.asarray(content_coef, np.float32),
+        s_values, s_indptr, s_indices, tops, np.ascontiguousarray(tops_in_sims, np.int64), int(k))
 
 
 def row_top_n(scores: np.ndarray, exclude: sp.spmatrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -43,12 +43,13 @@ class HybridScorer:
         from recommender.baselines import EASERecommender
         from recommender.collaborative import NMFRecommender
         from recommender.content import ContentRecommender
+        from recommender.hybrid import PART_DEFAULTS
 
         params = dict(self.hybrid_params)
-        # Nested dicts configure the parts: {"content": {"n_topics": 20}, "nmf": {"factors": 32}}.
+        # Nested dicts override the parts' defaults: {"content": {"n_topics": 20}, "nmf": {"factors": 32}}.
         for name, cls in (("ease", EASERecommender), ("nmf", NMFRecommender), ("content", ContentRecommender)):
             if isinstance(params.get(name), dict):
-                params[name] = cls(**params[name])
+                params[name] = cls(**{**PART_DEFAULTS[name], **params[name]})
         if self.adventurousness is not None:
             params["adventurousness"] = self.adventurousness
         self.model_ = HybridRecommender(**params)
@@ -87,11 +88,18 @@ class HybridScorer:
         if m.nmf_ is not None:
             raw["nmf"] = m.nmf_._score(rows, userid)
         if m.content_ is not None:
-            if rows.shape[0] >= self.dense_content_from_rows:
+            if self._dense_content(rows):
                 raw["content"] = self._content_from_similarities(rows)
             else:
                 raw["content"] = m.content_._score(rows, userid)
         return raw
+
+    def _dense_content(self, rows: sp.csr_matrix) -> bool:
+        """Whether to score and explain content from the dense cosine matrix: for whole batches of rows,
+        unless the content model keeps only each anime's nearest neighbours (then that sparse matrix
+        serves every block)."""
+        return (rows.shape[0] >= self.dense_content_from_rows
+                and getattr(self.model_.content_, "item_neighbours_", None) is None)
 
     def _content_from_similarities(self, rows: sp.csr_matrix) -> np.ndarray:
         """The content model's scores, ``normalize(x V) V' = (x S) / |x V|`` with the item x item cosine
@@ -166,7 +174,10 @@ class HybridScorer:
             x_content = taste_weights(rows, m.content_.beta)
             scale = (1 - a) / m.content_.profile_norms(x_content) / std["content"]
             content["content_coef"] = scale[owner] * x_content.data
-            if rows.shape[0] >= self.dense_content_from_rows:  # whole batches: one n x n matrix, then gathers
+            neighbours = getattr(m.content_, "item_neighbours_", None)
+            if neighbours is not None:  # the pruned similarities the scores were computed with
+                content.update(content_rows=x_content.indices, sims=neighbours, tops_in_sims=items)
+            elif self._dense_content(rows):  # whole batches: one n x n matrix, then gathers
                 content.update(content_rows=x_content.indices, sims=self._dense_content_sims(), tops_in_sims=items)
             else:  # a few rows (fold-in): only the similarities of their rated x recommended anime
                 vectors = m.content_.item_vectors_

@@ -21,7 +21,15 @@ from recommender.baselines import (
 from recommender.collaborative import NMFRecommender
 from recommender.content import ContentRecommender
 from recommender.hybrid import HybridRecommender, standardise
-from recommender.kernels import gram_upper, row_top_n, sparse_dense, standardise_rows
+from recommender.kernels import (
+    gram_upper,
+    largest_per_row,
+    row_top_n,
+    sparse_dense,
+    sparse_sparse,
+    standardise_rows,
+    top_shares,
+)
 from recommender.text import clean_synopsis, split_tags, tokenize
 
 N_USERS, N_ITEMS, COLD_ITEM = 60, 30, 29
@@ -245,6 +253,70 @@ def test_compiled_sparse_kernels_match_scipy() -> None:
     assert sparse_dense(sp.csr_matrix((0, 130), dtype=np.float32), dense).shape == (0, 70)
     with pytest.raises(ValueError, match="align"):
         sparse_dense(x, dense[:5])
+
+
+def test_largest_per_row_keeps_each_rows_strongest_entries() -> None:
+    rng = np.random.default_rng(7)
+    block = rng.standard_normal((60, 45)).astype(np.float32)
+    block[3] = 0.0  # nothing to keep
+    block[4, :] = 0.5  # all tied: the lowest columns
+    block[5, :30] = 0.0  # fewer non-zeros than k
+    pruned = largest_per_row(block, 20)
+    assert pruned.has_sorted_indices and pruned.dtype == np.float32
+    for r in range(60):
+        nonzero = np.flatnonzero(block[r])
+        expected = sorted(sorted(nonzero, key=lambda j: (-abs(block[r, j]), j))[:20])
+        assert pruned[r].indices.tolist() == expected, r
+        np.testing.assert_array_equal(pruned[r].data, block[r, expected])
+    np.testing.assert_array_equal(largest_per_row(block, 100).toarray(), block)  # k >= columns: all of it
+
+
+def test_sparse_scoring_and_shares_match_the_dense_kernels() -> None:
+    rng = np.random.default_rng(8)
+    x = sp.random(50, 40, density=0.15, format="csr", random_state=9, dtype=np.float32)
+    x.data = rng.uniform(0.05, 2.0, x.nnz).astype(np.float32)
+    weights = largest_per_row(rng.standard_normal((40, 40)).astype(np.float32), 6)
+    np.testing.assert_allclose(sparse_sparse(x, weights), (x @ weights).toarray(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="align"):
+        sparse_sparse(x, weights[:5])
+    tops = rng.integers(0, 40, (50, 8))
+    content = {"content_rows": x.indices, "content_coef": x.data * 0.5, "tops_in_sims": tops}
+    dense = top_shares(x.indptr, x.indices, x.data, weights.toarray(), tops, 3, sims=weights.toarray(), **content)
+    sparse = top_shares(x.indptr, x.indices, x.data, weights, tops, 3, sims=weights, **content)
+    np.testing.assert_array_equal(sparse, dense)
+    assert (dense[:, :, 0] >= 0).any()
+
+
+def test_pruned_ease_and_content_score_with_the_pruned_matrices(matrix: sp.csr_matrix) -> None:
+    item_data = {"synopses": SYNOPSES, "genres": GENRES}
+    exact_ease = EASERecommender(l2=10.0, beta=0.3).fit(matrix)
+    exact_content = ContentRecommender(n_topics=2, min_df=1, max_df=1.0).fit(matrix, **item_data)
+    # Keeping every neighbour is the exact model.
+    whole_ease = EASERecommender(l2=10.0, beta=0.3, neighbours=N_ITEMS).fit(matrix)
+    whole_content = ContentRecommender(n_topics=2, min_df=1, max_df=1.0, neighbours=N_ITEMS).fit(matrix, **item_data)
+    np.testing.assert_allclose(whole_ease.score(None, matrix), exact_ease.score(None, matrix), atol=1e-5)
+    np.testing.assert_allclose(whole_content.score(None, matrix), exact_content.score(None, matrix), atol=1e-5)
+    # Pruned: the scores are the products with the pruned matrices, which keep k entries a row.
+    ease = EASERecommender(l2=10.0, beta=0.3, neighbours=5).fit(matrix)
+    assert sp.issparse(ease.item_weights_) and np.diff(ease.item_weights_.indptr).max() <= 5
+    np.testing.assert_allclose(ease.item_weights_.toarray(),
+                               largest_per_row(exact_ease.item_weights_, 5).toarray(), atol=1e-6)
+    expected = (taste_weights(matrix, 0.3) @ ease.item_weights_).toarray()
+    np.testing.assert_allclose(ease.score(None, matrix), expected, atol=1e-5)
+    items, shares = ease.contributions(matrix[0], 3)
+    expected_shares = taste_weights(matrix[0], 0.3).data * ease.item_weights_[items, 3].toarray().ravel()
+    np.testing.assert_allclose(shares, expected_shares)
+    content = ContentRecommender(n_topics=2, min_df=1, max_df=1.0, neighbours=5).fit(matrix, **item_data)
+    sims = (content.item_vectors_ @ content.item_vectors_.T).toarray()
+    np.testing.assert_allclose(content.item_neighbours_.toarray(), largest_per_row(sims, 5).toarray(), atol=1e-6)
+    weights = taste_weights(matrix, content.beta)
+    expected = (weights @ content.item_neighbours_).toarray() / content.profile_norms(weights)[:, None]
+    np.testing.assert_allclose(content.score(None, matrix), expected, atol=1e-5)
+    np.testing.assert_allclose(content.item_similarity(np.arange(N_ITEMS), 2),
+                               content.item_neighbours_[:, 2].toarray().ravel())
+    # Still a recommender: a group-A user gets group-A anime.
+    ids, _ = ease.recommend(0, matrix[0], N=3)
+    assert set(ids) <= set(GROUP_A) | {28}
 
 
 def test_row_top_n_and_standardise_match_numpy() -> None:

@@ -218,12 +218,17 @@ def test_recommend_fetch_crawls_a_new_users_list_then_folds_it_in(mal_db, mongo_
     assert db["animelists"].find_one({"_id": user.username}) is not None  # the crawl stored the list
 
 
-def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, fitted):
-    """The vectorised `why` of a whole block equals HybridRecommender.explain, item by item."""
+@pytest.mark.parametrize("neighbours", [None, 20])
+def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, neighbours):
+    """The vectorised `why` of a whole block equals HybridRecommender.explain, item by item, with the
+    exact item x item matrices (None) and with them pruned to each anime's 20 strongest neighbours."""
     from recommender.artifacts import top_n
 
-    ratings, _ = mal_ratings(shared_dir, USERS)
-    scorer, a = fitted(ratings, None, {})
+    ratings, anime = mal_ratings(shared_dir, USERS)
+    parts = {"ease": {"neighbours": neighbours}, "content": {**LIGHT["content"], "neighbours": neighbours}}
+    scorer = HybridScorer(**parts).fit(ratings.scores, ratings.anime_ids, anime)
+    a = scorer.default_adventurousness
+    assert (scorer.model_.content_.item_neighbours_ is None) == (neighbours is None)
     rows = np.arange(0, 40)
     block = ratings.scores[rows]
     components = []
@@ -241,7 +246,7 @@ def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, fitted):
             for j, item in enumerate(items[u]):
                 expected = [i for i, _ in scorer.model_.explain(block[u], int(item), n=3)]
                 assert [w for w in why[u, j] if w >= 0] == expected, (threshold, u, item)
-    assert scorer.__dict__.get("_content_sim") is None  # the per-pair path built no dense matrix
+        # Pruned similarities serve every block: no dense n x n matrix is ever built.
+        assert (scorer.__dict__.get("_content_sim") is None) == (threshold > 1 or neighbours is not None)
     for dense_path, sparse_path in zip(*components, strict=True):  # content via S = V V' equals via V
         np.testing.assert_allclose(dense_path, sparse_path, atol=2e-4)
-    scorer.dense_content_from_rows = HybridScorer.dense_content_from_rows

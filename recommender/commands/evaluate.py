@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated subset of popularity,ease,als,nmf_seed,nmf,content,hybrid")
     parser.add_argument("--no-tune", action="store_true",
                         help="skip the inner-split search and use the built-in defaults (faster)")
+    parser.add_argument("--neighbours", type=int, default=None, metavar="K",
+                        help="neighbours per anime kept by the hybrid's EASE and content parts "
+                             "(default: the hybrid's, 512; 0 = all, the exact dense model)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--report", type=Path, default=None, metavar="DIR",
                         help="write a Markdown report with PNG plots into DIR")
@@ -55,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             raise SystemExit(f"{label}: no such file: {path}")
     try:
-        result = run_evaluation(args.ratings, args.anime, seed=args.seed, models=models, tune=not args.no_tune)
+        neighbours = -1 if args.neighbours is None else (args.neighbours or None)
+        result = run_evaluation(args.ratings, args.anime, seed=args.seed, models=models, tune=not args.no_tune,
+                                neighbours=neighbours)
     except ValueError as exc:
         raise SystemExit(f"cannot evaluate {args.ratings}: {exc}") from exc
     if args.report is not None:
