@@ -107,20 +107,27 @@ class TrainedRecommender:
         cfs = np.round(top["cf"].astype(np.float64), 5).tolist()
         contents = np.round(top["content"].astype(np.float64), 5).tolist()
         why = top["why"]
-        has_why = why >= 0
+        listed = np.isfinite(top["score"])  # -inf: fewer unlisted anime than n, the list ends there
+        has_why = (why >= 0) & listed[:, :, None]
         why_ids = ids[np.maximum(why, 0)]
         # an item's reasons are the leading non-negative slots (the kernel fills from the front)
         reasons = [[ids_j[:count] for ids_j, count in zip(row_ids, row_counts, strict=True)]
                    for row_ids, row_counts in zip(why_ids.tolist(), has_why.sum(axis=2).tolist(), strict=True)]
-        key_of = self._id_strings()
+        # why_titles of the whole block in one go, then cut per user (row-major: in each user's order)
+        columns = why[has_why]
+        keys = self._id_strings()[columns].tolist()
+        names = self.titles[columns].tolist()
+        ends = np.cumsum(has_why.sum(axis=(1, 2))).tolist()
+        lengths = listed.sum(axis=1).tolist()
+        begin = 0
         for u, username in enumerate(usernames.tolist()):
-            listed = scores[u].index(float("-inf")) if float("-inf") in scores[u] else len(scores[u])
+            n = lengths[u]
             items = [{"anime_id": a, "title": t, "image_url": i, "score": s, "cf": c, "content": x, "why": w}
-                     for a, t, i, s, c, x, w in zip(item_ids[u][:listed], item_titles[u][:listed],
-                                                    item_images[u][:listed], scores[u][:listed], cfs[u][:listed],
-                                                    contents[u][:listed], reasons[u][:listed], strict=True)]
-            columns = why[u, :listed][has_why[u, :listed]]
-            why_titles = dict(zip(key_of[columns].tolist(), self.titles[columns].tolist(), strict=True))
+                     for a, t, i, s, c, x, w in zip(item_ids[u][:n], item_titles[u][:n], item_images[u][:n],
+                                                    scores[u][:n], cfs[u][:n], contents[u][:n], reasons[u][:n],
+                                                    strict=True)]
+            why_titles = dict(zip(keys[begin:ends[u]], names[begin:ends[u]], strict=True))
+            begin = ends[u]
             yield {"_id": username, "run_id": self.run_id, "created_at": created_at, "items": items,
                    "why_titles": why_titles}
 

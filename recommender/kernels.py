@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 _kernels: dict[str, object] = {}
 _GRAM_CHUNKS_PER_THREAD = 16
+_SLOTS_PER_THREAD = 4  # rows dealt round-robin to 4 slots per thread, each with its own scratch
 
 
 def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
@@ -64,58 +65,75 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         row[j] += w * source[j]
             return out
 
-        @njit(cache=False)
-        def csr_value(indptr, indices, data, row, col):  # noqa: ANN001, ANN202
-            lo, hi = indptr[row], indptr[row + 1]
-            q = lo + np.searchsorted(indices[lo:hi], col)
-            if q < hi and indices[q] == col:
-                return data[q]
-            return np.float32(0.0)
-
         @njit(cache=False, parallel=True)
         def top_shares(indptr, ease_items, ease_coef, weights, w_indptr, w_indices, content_rows, content_coef,
-                       sims, s_indptr, s_indices, tops, tops_in_sims, k):  # noqa: ANN001, ANN202
+                       sims, s_indptr, s_indices, tops, tops_in_sims, k, n_items, slots):  # noqa: ANN001, ANN202
             # ``weights`` / ``sims``: dense matrices, or (when ``w_indptr`` / ``s_indptr`` are not empty)
             # the data of CSR ones, pruned to each anime's strongest neighbours, in a 1 x nnz array.
+            # A pruned row is scattered onto the recommended items through ``slot_of`` (item -> its
+            # slot in the user's list): n_rated x k work, no per-pair search.
             n_rows, n_top = tops.shape
             why = np.full((n_rows, n_top, k), -1, dtype=np.int64)
             w_sparse = w_indptr.shape[0] > 0
             s_sparse = s_indptr.shape[0] > 0
-            for u in prange(n_rows):
-                start, stop = indptr[u], indptr[u + 1]
+            has_content = content_coef.shape[0] > 0
+            for slot in prange(min(slots, n_rows)):
+                slot_of = np.full(n_items, -1, dtype=np.int64)
                 best = np.empty(k, dtype=np.float32)
                 pos = np.empty(k, dtype=np.int64)
-                for j in range(n_top):
-                    item, sim_col = tops[u, j], tops_in_sims[u, j]
-                    filled = 0
-                    for q in range(start, stop):
-                        if w_sparse:
-                            weight = csr_value(w_indptr, w_indices, weights[0], ease_items[q], item)
+                for u in range(slot, n_rows, slots):
+                    start, stop = indptr[u], indptr[u + 1]
+                    n_rated = stop - start
+                    shares = np.zeros((n_top, n_rated), dtype=np.float32)
+                    for j in range(n_top):
+                        if slot_of[tops[u, j]] < 0:  # a repeated item (padding) takes its first slot's shares
+                            slot_of[tops[u, j]] = j
+                    if w_sparse:
+                        for q in range(start, stop):
+                            source = ease_items[q]
+                            for p in range(w_indptr[source], w_indptr[source + 1]):
+                                j = slot_of[w_indices[p]]
+                                if j >= 0:
+                                    shares[j, q - start] = ease_coef[q] * weights[0, p]
+                    else:
+                        for j in range(n_top):
+                            for q in range(start, stop):
+                                shares[j, q - start] = ease_coef[q] * weights[ease_items[q], tops[u, j]]
+                    if has_content:
+                        if s_sparse:
+                            for q in range(start, stop):
+                                source = content_rows[q]
+                                for p in range(s_indptr[source], s_indptr[source + 1]):
+                                    j = slot_of[s_indices[p]]
+                                    if j >= 0:
+                                        shares[j, q - start] += content_coef[q] * sims[0, p]
                         else:
-                            weight = weights[ease_items[q], item]
-                        share = ease_coef[q] * weight
-                        if content_coef.shape[0]:
-                            if s_sparse:
-                                sim = csr_value(s_indptr, s_indices, sims[0], content_rows[q], sim_col)
+                            for j in range(n_top):
+                                for q in range(start, stop):
+                                    shares[j, q - start] += content_coef[q] * sims[content_rows[q], tops_in_sims[u, j]]
+                    for j in range(n_top):
+                        row = shares[slot_of[tops[u, j]]]
+                        filled = 0
+                        for q in range(n_rated):
+                            share = row[q]
+                            if share <= 0 or (filled == k and share <= best[k - 1]):
+                                continue
+                            # Insert keeping `best` descending; ties keep the earlier entry first.
+                            if filled < k:
+                                at = filled
+                                filled += 1
                             else:
-                                sim = sims[content_rows[q], sim_col]
-                            share += content_coef[q] * sim
-                        if share <= 0 or (filled == k and share <= best[k - 1]):
-                            continue
-                        # Insert keeping `best` descending; ties keep the earlier entry first.
-                        if filled < k:
-                            slot = filled
-                            filled += 1
-                        else:
-                            slot = k - 1
-                        while slot > 0 and best[slot - 1] < share:
-                            best[slot] = best[slot - 1]
-                            pos[slot] = pos[slot - 1]
-                            slot -= 1
-                        best[slot] = share
-                        pos[slot] = q
-                    for r in range(filled):
-                        why[u, j, r] = ease_items[pos[r]]
+                                at = k - 1
+                            while at > 0 and best[at - 1] < share:
+                                best[at] = best[at - 1]
+                                pos[at] = pos[at - 1]
+                                at -= 1
+                            best[at] = share
+                            pos[at] = q
+                        for r in range(filled):
+                            why[u, j, r] = ease_items[start + pos[r]]
+                    for j in range(n_top):
+                        slot_of[tops[u, j]] = -1
             return why
 
         @njit(cache=False, parallel=True)
@@ -130,34 +148,6 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     for p in range(w_indptr[source], w_indptr[source + 1]):
                         row[w_indices[p]] += x * w_data[p]
             return out
-
-        @njit(cache=False, parallel=True)
-        def largest_per_row(block, k, ids, values, counts):  # noqa: ANN001, ANN202
-            n_rows, n_cols = block.shape
-            for r in prange(n_rows):
-                row = block[r]
-                size = np.abs(row)
-                threshold = np.float32(0.0)
-                if k < n_cols:
-                    threshold = -np.partition(-size, k - 1)[k - 1]  # the k-th largest |value|
-                taken = 0
-                for j in range(n_cols):  # those above the threshold, in column order
-                    if size[j] > threshold:
-                        ids[r, taken] = j
-                        values[r, taken] = row[j]
-                        taken += 1
-                if threshold > 0 and taken < k:  # ties at the threshold: the lowest columns
-                    for j in range(n_cols):
-                        if taken == k:
-                            break
-                        if size[j] == threshold:
-                            ids[r, taken] = j
-                            values[r, taken] = row[j]
-                            taken += 1
-                    order = np.argsort(ids[r, :taken], kind="mergesort")  # back to column order
-                    ids[r, :taken] = ids[r, :taken][order]
-                    values[r, :taken] = values[r, :taken][order]
-                counts[r] = taken
 
         @njit(cache=False, parallel=True)
         def row_top_n(scores, ex_indptr, ex_indices, n):  # noqa: ANN001, ANN202
@@ -209,13 +199,16 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     row[j] = (row[j] - mean) / std
             return scores
 
-        _kernels.update(gram=gram, spmm=spmm, spmm_csr=spmm_csr, largest_per_row=largest_per_row,
+        _kernels.update(gram=gram, spmm=spmm, spmm_csr=spmm_csr,
                         top_shares=top_shares, row_top_n=row_top_n, standardise_rows=standardise_rows)
     return _kernels[name]
 
 
 def _csr32(matrix: sp.spmatrix) -> sp.csr_matrix:
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if not (sp.issparse(matrix) and matrix.format == "csr" and matrix.dtype == np.float32):
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    # The same object when it already fits: scipy caches its sorted / canonical flags on it, which a
+    # fresh wrapper would re-check (a pass over the ~9M entries of a pruned item x item matrix).
     if not matrix.has_sorted_indices:
         matrix = matrix.sorted_indices()
     matrix.sum_duplicates()
@@ -258,23 +251,31 @@ def sparse_sparse(matrix: sp.spmatrix, weights: sp.spmatrix) -> np.ndarray:
     w = _csr32(weights)
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"shapes {x.shape} and {w.shape} do not align")
-    return _compiled("spmm_csr")(x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data,
-                                 w.indptr.astype(np.int64), w.indices.astype(np.int32), w.data, w.shape[1])
+    # np.asarray: the pruned matrices are already int32 / float32, so no per-call copies of their ~9M entries
+    return _compiled("spmm_csr")(np.asarray(x.indptr, np.int64), np.asarray(x.indices, np.int32), x.data,
+                                 np.asarray(w.indptr, np.int64), np.asarray(w.indices, np.int32), w.data, w.shape[1])
 
 
-def largest_per_row(block: np.ndarray, k: int) -> sp.csr_matrix:
-    """``block`` keeping, in each row, the ``k`` entries largest in absolute value (ties: the lower
-    columns), zeros dropped, as float32 CSR with sorted indices."""
-    block = np.ascontiguousarray(block, dtype=np.float32)
-    n_rows, n_cols = block.shape
+def largest_per_row(matrix: np.ndarray, k: int, rows_per_block: int = 1024) -> sp.csr_matrix:
+    """``matrix`` keeping, in each row, the ``k`` entries largest in absolute value (ties: the lower
+    columns), zeros dropped, as float32 CSR with sorted indices. numpy, a block of rows at a time
+    (a compiled version took 14 s to compile for a second's work)."""
+    n_rows, n_cols = matrix.shape
     k = max(1, min(int(k), n_cols))
-    ids = np.zeros((n_rows, k), np.int32)
-    values = np.zeros((n_rows, k), np.float32)
-    counts = np.empty(n_rows, np.int64)
-    _compiled("largest_per_row")(block, k, ids, values, counts)
-    keep = (np.arange(k)[None, :] < counts[:, None]) & (values != 0)
-    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
-    return sp.csr_matrix((values[keep], ids[keep], indptr), shape=block.shape)
+    parts = []
+    for lo in range(0, n_rows, rows_per_block):
+        block = np.asarray(matrix[lo:lo + rows_per_block], dtype=np.float32)
+        size = np.abs(block)
+        # the k-th largest |value| of each row; everything above it is kept, then ties at it, lowest columns first
+        threshold = -np.partition(-size, k - 1, axis=1)[:, k - 1:k] if k < n_cols else np.zeros((len(block), 1))
+        keep = size > threshold
+        ties = (size == threshold) & (size > 0)
+        room = k - keep.sum(axis=1, keepdims=True)
+        keep |= ties & (np.cumsum(ties, axis=1) <= room)
+        parts.append(sp.csr_matrix(np.where(keep, block, 0.0).astype(np.float32)))
+    if not parts:
+        return sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+    return sp.vstack(parts, format="csr")
 
 
 def _kernel_matrix(matrix: np.ndarray | sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,8 +283,8 @@ def _kernel_matrix(matrix: np.ndarray | sp.spmatrix) -> tuple[np.ndarray, np.nda
     CSR arrays, a sparse one as its data (1 x nnz) and CSR arrays."""
     if sp.issparse(matrix):
         csr = _csr32(matrix)
-        return csr.data[None, :], csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
-    return np.ascontiguousarray(matrix, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return csr.data[None, :], np.asarray(csr.indptr, np.int64), np.asarray(csr.indices, np.int32)
+    return np.ascontiguousarray(matrix, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32)
 
 
 def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray,
@@ -301,12 +302,16 @@ def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray
         content_coef = np.zeros(0, np.float32)
         sims = np.zeros((1, 1), np.float32)
         tops_in_sims = tops
+    import numba
+
     w_values, w_indptr, w_indices = _kernel_matrix(weights)
     s_values, s_indptr, s_indices = _kernel_matrix(sims)
+    n_items = max(weights.shape[1], int(tops.max(initial=-1)) + 1)
     return _compiled("top_shares")(
         np.asarray(indptr, np.int64), np.asarray(ease_items, np.int64), np.asarray(ease_coef, np.float32),
         w_values, w_indptr, w_indices, np.asarray(content_rows, np.int64), np.asarray(content_coef, np.float32),
-        s_values, s_indptr, s_indices, tops, np.ascontiguousarray(tops_in_sims, np.int64), int(k))
+        s_values, s_indptr, s_indices, tops, np.ascontiguousarray(tops_in_sims, np.int64), int(k), n_items,
+        numba.get_num_threads() * _SLOTS_PER_THREAD)
 
 
 def row_top_n(scores: np.ndarray, exclude: sp.spmatrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:
