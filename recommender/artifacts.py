@@ -8,7 +8,8 @@ either way.
 
 A scorer is anything with::
 
-    score_components(scores, statuses, userid=None) -> (cf, content)   # dense, rows x anime
+    top_components(scores, statuses, n, adventurousness, userid=None)
+        -> {"items", "score", "cf", "content"}     # each rows x n; items: column indices, -1 pads
     explain(scores: csr_matrix, items: ndarray[rows, n]) -> ndarray[rows, n, k]    # column indices, -1 = none
 
 (``userid``: the rows' indices in the training matrix, so learned user factors are used; None folds
@@ -31,8 +32,8 @@ MODEL_FILE = "model.joblib"
 
 
 class Scorer(Protocol):
-    def score_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix,
-                         userid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def top_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix, n: int, adventurousness: float,
+                       userid: np.ndarray | None = None) -> dict[str, np.ndarray]:
         ...
 
     def explain(self, scores: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
@@ -82,16 +83,11 @@ class TrainedRecommender:
         """Top-``n`` for each row: ``items`` (column indices), ``score``, ``cf``, ``content``, ``why``."""
         n = n or self.n_stored
         a = self.adventurousness if adventurousness is None else adventurousness
-        cf, content = self.scorer.score_components(scores, statuses, userid)
-        blended = a * cf + (1.0 - a) * content
-        listed = sp.csr_matrix((np.ones(scores.nnz, np.float32), scores.indices, scores.indptr), shape=scores.shape)
-        items = top_n(blended, listed, n)
-        why = self.scorer.explain(scores, np.maximum(items, 0))
-        score = np.where(items >= 0, np.take_along_axis(blended, np.maximum(items, 0), axis=1), -np.inf)
-        items = np.maximum(items, 0)  # a padded slot keeps score -inf, which ends the published list
-        return {"items": items, "score": score,
-                "cf": np.take_along_axis(cf, items, axis=1), "content": np.take_along_axis(content, items, axis=1),
-                "why": why}
+        top = self.scorer.top_components(scores, statuses, n, a, userid)
+        items = top["items"]
+        top["why"] = self.scorer.explain(scores, np.maximum(items, 0))
+        top["items"] = np.maximum(items, 0)  # a padded slot keeps score -inf, which ends the published list
+        return top
 
     def documents(self, usernames: np.ndarray, top: dict[str, np.ndarray], created_at: Any) -> Iterator[dict]:
         """The published documents (layout in recommender.publish) for a block of rows.

@@ -9,6 +9,9 @@
 * :func:`largest_per_row` and :func:`sparse_sparse`: an item x item matrix pruned to each anime's
   ``k`` strongest neighbours, and ``X @ W`` with such a matrix straight into dense score rows
   (~35x fewer multiply-adds than the dense product at 17.5k anime and k = 512).
+* :func:`row_stats` and :func:`blend_top_n`: the hybrid's per-user z-score blend of its three parts and
+  its top-N in one pass per row, without writing z-score or blend blocks (at 17.5k anime those
+  passes cost more than the scoring itself).
 * :func:`row_top_n` and :func:`standardise_rows`: per-row top-N (skipping excluded columns) and
   z-scores of dense score blocks, one pass per row on every core (numpy's argpartition, argsort, mean
   and std are single-threaded and make copies of the whole block).
@@ -16,8 +19,9 @@
   share of its score: the published "why" (recommender.scoring), one user per thread, no
   (ratings x recommendations) temporaries.
 
-Both are compiled on first use (~1-2 s, nothing cached on disk, so the tree stays clean), which
-keeps ``import recommender...`` and ``animerec --help`` light.
+All are compiled on first use, which keeps ``import recommender...`` and ``animerec --help`` light, and
+cached (``cache=True``: machine code in ``__pycache__`` beside this module, git-ignored like the ``.pyc``
+files), so only the first process after an install or an edit pays the few seconds of compiling.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
     if not _kernels:
         from numba import njit, prange
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True)
         def gram(indptr, indices, data, n_items, bounds):  # noqa: ANN001, ANN202
             out = np.zeros((n_items, n_items), dtype=np.float32)
             n_users = indptr.shape[0] - 1
@@ -52,7 +56,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         q += 1
             return out
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True)
         def spmm(indptr, indices, data, dense):  # noqa: ANN001, ANN202
             n_rows = indptr.shape[0] - 1
             out = np.zeros((n_rows, dense.shape[1]), dtype=np.float32)
@@ -65,7 +69,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         row[j] += w * source[j]
             return out
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True)
         def top_shares(indptr, ease_items, ease_coef, weights, w_indptr, w_indices, content_rows, content_coef,
                        sims, s_indptr, s_indices, tops, tops_in_sims, k, n_items, slots):  # noqa: ANN001, ANN202
             # ``weights`` / ``sims``: dense matrices, or (when ``w_indptr`` / ``s_indptr`` are not empty)
@@ -136,7 +140,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         slot_of[tops[u, j]] = -1
             return why
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True)
         def spmm_csr(indptr, indices, data, w_indptr, w_indices, w_data, n_cols):  # noqa: ANN001, ANN202
             n_rows = indptr.shape[0] - 1
             out = np.zeros((n_rows, n_cols), dtype=np.float32)
@@ -149,7 +153,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         row[w_indices[p]] += x * w_data[p]
             return out
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True)
         def row_top_n(scores, ex_indptr, ex_indices, n):  # noqa: ANN001, ANN202
             n_rows, n_cols = scores.shape
             ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -179,7 +183,73 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     kept_ids[slot] = j
             return ids, best
 
-        @njit(cache=False, parallel=True)
+        @njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+        def row_stats(scores, out_mean, out_std):  # noqa: ANN001, ANN202
+            # Per-row mean and population sd, float64 sums (vectorised: re-association only).
+            n_rows, n_cols = scores.shape
+            for u in prange(n_rows):
+                row = scores[u]
+                total = 0.0
+                for j in range(n_cols):
+                    total += row[j]
+                mean = total / max(n_cols, 1)
+                squares = 0.0
+                for j in range(n_cols):
+                    d = row[j] - mean
+                    squares += d * d
+                std = np.sqrt(squares / max(n_cols, 1))
+                out_mean[u] = mean
+                out_std[u] = std if std > 0.0 else 1.0
+
+        @njit(cache=True, parallel=True)
+        def blend_top_n(ease, nmf, content, coef, ex_indptr, ex_indices, n, slots):  # noqa: ANN001, ANN202
+            # score = a * cf + (1 - a) * content with cf = (1-w) z(ease) + w z(nmf), z = (x - mean) / sd:
+            # ranked by sum_p coef[p, u] * x_p (the same order: the rest is constant per row), without
+            # writing any z-score block. coef[p, u]: the blend weight of part p over its sd.
+            n_rows, n_cols = ease.shape
+            has_nmf = nmf.shape[1] > 0
+            has_content = content.shape[1] > 0
+            ids = np.full((n_rows, n), -1, dtype=np.int64)
+            best = np.full((n_rows, n), -np.inf, dtype=np.float32)
+            for slot in prange(min(slots, n_rows)):
+                value = np.empty(n_cols, dtype=np.float32)
+                for u in range(slot, n_rows, slots):
+                    ce, cn, cc = coef[0, u], coef[1, u], coef[2, u]
+                    e_row = ease[u]
+                    for j in range(n_cols):
+                        value[j] = ce * e_row[j]
+                    if has_nmf:
+                        n_row = nmf[u]
+                        for j in range(n_cols):
+                            value[j] += cn * n_row[j]
+                    if has_content:
+                        c_row = content[u]
+                        for j in range(n_cols):
+                            value[j] += cc * c_row[j]
+                    for q in range(ex_indptr[u], ex_indptr[u + 1]):
+                        value[ex_indices[q]] = -np.inf
+                    kept_ids, kept = ids[u], best[u]
+                    filled = 0
+                    for j in range(n_cols):
+                        v = value[j]
+                        if v == -np.inf:
+                            continue
+                        if filled < n:
+                            at = filled
+                            filled += 1
+                        elif v > kept[n - 1]:
+                            at = n - 1
+                        else:
+                            continue
+                        while at > 0 and kept[at - 1] < v:  # ties: the lower column first
+                            kept[at] = kept[at - 1]
+                            kept_ids[at] = kept_ids[at - 1]
+                            at -= 1
+                        kept[at] = v
+                        kept_ids[at] = j
+            return ids
+
+        @njit(cache=True, parallel=True)
         def standardise_rows(scores, stds):  # noqa: ANN001, ANN202
             n_rows, n_cols = scores.shape
             for u in prange(n_rows):
@@ -200,7 +270,8 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
             return scores
 
         _kernels.update(gram=gram, spmm=spmm, spmm_csr=spmm_csr,
-                        top_shares=top_shares, row_top_n=row_top_n, standardise_rows=standardise_rows)
+                        top_shares=top_shares, row_top_n=row_top_n, standardise_rows=standardise_rows,
+                        row_stats=row_stats, blend_top_n=blend_top_n)
     return _kernels[name]
 
 
@@ -335,3 +406,29 @@ def standardise_rows(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scores = np.require(scores, dtype=np.float32, requirements=["C", "W"])
     stds = np.empty(scores.shape[0], np.float32)
     return _compiled("standardise_rows")(scores, stds), stds
+
+
+def row_stats(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean and population standard deviation (1 for a constant row), as float64."""
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    means = np.empty(scores.shape[0], np.float64)
+    stds = np.empty(scores.shape[0], np.float64)
+    _compiled("row_stats")(scores, means, stds)
+    return means, stds
+
+
+def blend_top_n(parts: list[np.ndarray | None], coef: np.ndarray, exclude: sp.spmatrix, n: int) -> np.ndarray:
+    """Column indices of each row's ``n`` largest ``sum_p coef[p, u] * parts[p][u]`` (best first, ties: the
+    lower column; ``-1`` pads), never an ``exclude`` column. ``parts`` = (ease, nmf or None, content or None),
+    dense float32 rows x items blocks; one pass per row, no blended block is ever written."""
+    import numba
+
+    ease = np.ascontiguousarray(parts[0], dtype=np.float32)
+    empty = np.zeros((ease.shape[0], 0), np.float32)
+    nmf, content = (empty if p is None else np.ascontiguousarray(p, dtype=np.float32) for p in parts[1:])
+    exclude = sp.csr_matrix(exclude)
+    n = max(0, min(int(n), ease.shape[1]))
+    return _compiled("blend_top_n")(ease, nmf, content, np.ascontiguousarray(coef, np.float32),
+                                    np.asarray(exclude.indptr, np.int64),
+                                    np.asarray(exclude.indices, np.int64), n,
+                                    numba.get_num_threads() * _SLOTS_PER_THREAD)

@@ -61,6 +61,9 @@ class TrainResult:
         total = sum(self.stage_seconds.values())
         lines.append("  time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items())
                      + f" (total {total:.1f} s)")
+        wait = self.extra.get("publish_store_wait_s")
+        if wait:
+            lines.append(f"  of publish: {wait:.1f} s waiting for MongoDB to take the inserts")
         if self.metrics:
             models = {name: m for name, m in self.metrics.items() if name != "dataset"}
             seed = self.params.get("seed", 0)
@@ -279,10 +282,12 @@ def train(db: Database, *, n: int = DEFAULT_N, adventurousness: float | None = N
         runs.update_one({"_id": run_id}, {"$set": {"status": "published", "finished_at": finished,
                                                    "stage_seconds": stage.seconds, "documents": result.documents,
                                                    "stage_peak_rss_mb": stage.peak_mb,
+                                                   "publish_store_wait_s": result.store_wait_seconds,
                                                    "previous_run_id": result.previous_run_id}})
         return TrainResult(run_id, int(ratings.shape[0]), int(ratings.shape[1]), int(ratings.scores.nnz),
                            result.documents, stage.seconds, metrics, params, artifact, result.collection,
-                           max(stage.overall_peak_mb, 0.0), {"stage_peak_rss_mb": stage.peak_mb})
+                           max(stage.overall_peak_mb, 0.0), {"stage_peak_rss_mb": stage.peak_mb,
+                                                             "publish_store_wait_s": result.store_wait_seconds})
     except BaseException as exc:
         if publisher is not None:
             publisher.abort()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from mal_sample import mal_ratings, user_entries, write_mal_slice
 
 from pipeline.store import ANIME, RUNS
@@ -240,6 +241,11 @@ def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, neighbours
         listed = block.copy()
         listed.data[:] = 1
         items = top_n(a * cf + (1 - a) * content, listed, 10)
+        # The publishing path ranks in one compiled pass from the raw parts: the same lists and values.
+        top = scorer.top_components(block, ratings.statuses[rows], 10, a, rows)
+        np.testing.assert_array_equal(top["items"], items)
+        for name, full in (("cf", cf), ("content", content), ("score", a * cf + (1 - a) * content)):
+            np.testing.assert_allclose(top[name], np.take_along_axis(full, items, axis=1), atol=1e-5)
         why = scorer.explain(block, items)
         assert (why[:, :, 0] >= 0).mean() > 0.9  # nearly every item has a reason
         for u in range(0, why.shape[0], 3):
@@ -250,3 +256,15 @@ def test_batch_explanations_match_the_hybrids_own_explain(shared_dir, neighbours
         assert (scorer.__dict__.get("_content_sim") is None) == (threshold > 1 or neighbours is not None)
     for dense_path, sparse_path in zip(*components, strict=True):  # content via S = V V' equals via V
         np.testing.assert_allclose(dense_path, sparse_path, atol=2e-4)
+
+
+def test_top_components_pads_when_fewer_anime_are_left_than_asked(shared_dir, fitted):
+    ratings, _ = mal_ratings(shared_dir, USERS)
+    scorer, a = fitted(ratings, None, {})
+    n_items = ratings.scores.shape[1]
+    listed_all_but_three = sp.csr_matrix((np.full(n_items - 3, 7, np.float32), np.arange(3, n_items),
+                                          [0, n_items - 3]), shape=(1, n_items))
+    top = scorer.top_components(listed_all_but_three, None, 10, a)
+    assert set(top["items"][0, :3].tolist()) == {0, 1, 2}
+    assert (top["items"][0, 3:] == -1).all() and np.isneginf(top["score"][0, 3:]).all()
+    assert np.isfinite(top["score"][0, :3]).all() and (np.diff(top["score"][0, :3]) <= 0).all()
