@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the inner-split search and use the built-in defaults (faster)")
     parser.add_argument("--neighbours", type=int, default=None, metavar="K",
                         help="neighbours per anime kept by the hybrid's EASE and content parts "
-                             "(default: the hybrid's, 512; 0 = all, the exact dense model)")
+                             "(default: the hybrid's, 256; 0 = all, the exact dense model)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--report", type=Path, default=None, metavar="DIR",
                         help="write a Markdown report with PNG plots into DIR")
