@@ -38,6 +38,28 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
     if not _kernels:
         from numba import njit, prange
 
+        @njit(cache=True)
+        def offer(kept, kept_ids, filled, value, index):  # noqa: ANN001, ANN202
+            # Insert (value, index) into the descending top list ``kept`` (``filled`` of its slots used)
+            # if it belongs there; ties keep the earlier entry first. Returns the new ``filled``.
+            n = kept.shape[0]
+            if n == 0:
+                return 0
+            if filled < n:
+                at = filled
+                filled += 1
+            elif value > kept[n - 1]:
+                at = n - 1
+            else:
+                return filled
+            while at > 0 and kept[at - 1] < value:
+                kept[at] = kept[at - 1]
+                kept_ids[at] = kept_ids[at - 1]
+                at -= 1
+            kept[at] = value
+            kept_ids[at] = index
+            return filled
+
         @njit(cache=True, parallel=True)
         def gram(indptr, indices, data, n_items, bounds):  # noqa: ANN001, ANN202
             out = np.zeros((n_items, n_items), dtype=np.float32)
@@ -120,20 +142,8 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         filled = 0
                         for q in range(n_rated):
                             share = row[q]
-                            if share <= 0 or (filled == k and share <= best[k - 1]):
-                                continue
-                            # Insert keeping `best` descending; ties keep the earlier entry first.
-                            if filled < k:
-                                at = filled
-                                filled += 1
-                            else:
-                                at = k - 1
-                            while at > 0 and best[at - 1] < share:
-                                best[at] = best[at - 1]
-                                pos[at] = pos[at - 1]
-                                at -= 1
-                            best[at] = share
-                            pos[at] = q
+                            if share > 0:
+                                filled = offer(best, pos, filled, share, q)
                         for r in range(filled):
                             why[u, j, r] = ease_items[start + pos[r]]
                     for j in range(n_top):
@@ -167,20 +177,7 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         e += 1
                     if e < e_end and ex_indices[e] == j:
                         continue
-                    value = scores[u, j]
-                    if filled < n:
-                        slot = filled
-                        filled += 1
-                    elif value > kept[n - 1]:
-                        slot = n - 1
-                    else:
-                        continue
-                    while slot > 0 and kept[slot - 1] < value:  # ties: the lower column first
-                        kept[slot] = kept[slot - 1]
-                        kept_ids[slot] = kept_ids[slot - 1]
-                        slot -= 1
-                    kept[slot] = value
-                    kept_ids[slot] = j
+                    filled = offer(kept, kept_ids, filled, scores[u, j], j)  # ties: the lower column first
             return ids, best
 
         @njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
@@ -231,22 +228,8 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     kept_ids, kept = ids[u], best[u]
                     filled = 0
                     for j in range(n_cols):
-                        v = value[j]
-                        if v == -np.inf:
-                            continue
-                        if filled < n:
-                            at = filled
-                            filled += 1
-                        elif v > kept[n - 1]:
-                            at = n - 1
-                        else:
-                            continue
-                        while at > 0 and kept[at - 1] < v:  # ties: the lower column first
-                            kept[at] = kept[at - 1]
-                            kept_ids[at] = kept_ids[at - 1]
-                            at -= 1
-                        kept[at] = v
-                        kept_ids[at] = j
+                        if value[j] != -np.inf:  # ties: the lower column first
+                            filled = offer(kept, kept_ids, filled, value[j], j)
             return ids
 
         @njit(cache=True, parallel=True)
