@@ -335,7 +335,8 @@ def run_evaluation(ratings_path: str | Path, anime_path: str | Path | None = Non
     ``neighbours``: how many neighbours per anime the hybrid's EASE and content parts keep (-1: the
     hybrid's default, None: all, the exact dense model). The EASE baseline always keeps all.
 
-    Returns ``{"models": {name: metrics}, "dataset": {...}, "tuning": {...}, "curve": [...]}``;
+    Returns ``{"models": {name: metrics}, "dataset": {...}, "tuning": {...}, "curve": [...],
+    "hybrid_neighbours": K or None}``;
     ``curve`` is test NDCG@10 against adventurousness (reported, never used to choose).
     """
     from recommender.baselines import (
@@ -432,7 +433,8 @@ def run_evaluation(ratings_path: str | Path, anime_path: str | Path | None = Non
     dataset = {"ratings_file": str(ratings_path), "anime_file": str(anime_path) if anime_path else None,
                "seed": seed, "ratings_kept": int(len(kept)), **split.info,
                "eval_users": int(len(split.eval_users)), "seconds": round(time.perf_counter() - started, 1)}
-    return {"models": results, "dataset": dataset, "tuning": tuning, "curve": curve}
+    return {"models": results, "dataset": dataset, "tuning": tuning, "curve": curve,
+            "hybrid_neighbours": neighbours}
 
 
 # ----------------------------------------------------------------------------- output

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from crawler.replica.data import shared_dir
 from recommender import evaluation as ev
+from recommender.hybrid import DEFAULT_NEIGHBOURS
 
 MAL = shared_dir() / "data" / "mal"
 needs_shared = pytest.mark.skipif(
@@ -162,6 +163,7 @@ def test_fast_evaluation_on_real_mal_ratings(mal_slice: tuple[Path, Path]) -> No
     assert models["hybrid"]["ndcg@10"] > models["popularity"]["ndcg@10"]
     assert models["nmf"]["ndcg@10"] > models["popularity"]["ndcg@10"]
     assert len(result["curve"]) == len(ev.ADVENTUROUSNESS_GRID)
+    assert result["hybrid_neighbours"] == DEFAULT_NEIGHBOURS
 
 
 @needs_shared
@@ -174,7 +176,7 @@ def test_cli_json_and_report(mal_slice: tuple[Path, Path], tmp_path: Path, monke
     monkeypatch.setattr(ev, "EASE_W_GRID", {"beta": (0.2,), "l2": (100.0, 400.0)})
     ratings, _ = mal_slice
     code = main(["evaluate", "--ratings", str(ratings), "--models", "popularity,ease,nmf,hybrid",
-                 "--json", "--report", str(tmp_path / "report")])
+                 "--neighbours", "0", "--json", "--report", str(tmp_path / "report")])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["models"]) == {"popularity", "ease", "nmf", "hybrid"}  # no --anime: no content
@@ -182,7 +184,9 @@ def test_cli_json_and_report(mal_slice: tuple[Path, Path], tmp_path: Path, monke
     assert out["dataset"]["seed"] == 0 and out["dataset"]["users"] > 50
     assert (tmp_path / "report" / "metrics.png").stat().st_size > 1000
     assert "| hybrid |" in (tmp_path / "report" / "report.md").read_text()
-    tuning = json.loads((tmp_path / "report" / "result.json").read_text())["tuning"]
+    saved = json.loads((tmp_path / "report" / "result.json").read_text())
+    assert saved["hybrid_neighbours"] is None  # --neighbours 0: the exact hybrid, every weight kept
+    tuning = saved["tuning"]
     assert len(tuning["nmf"]["trials"]) == 2 and tuning["ease"]["params"]["l2"] in ev.EASE_L2_GRID
     # The NMF the run fits is the tuned grid point plus the fixed settings (iterations, missing data).
     assert tuning["nmf"]["params"].items() >= ev.NMF_FIXED.items()
