@@ -23,7 +23,8 @@ k=256 (l2 30-45, alpha 2-4); the default rank stays 64. With 20 iterations and w
 (both chosen on the inner splits of seeds 0-2: mean inner NDCG@10 0.219 -> 0.227 at k=256) the
 evaluator's NMF scores 0.408 / 0.396 / 0.392 NDCG@10 on seeds 0 / 1 / 2 (implicit's tuned ALS: 0.389 /
 0.375 / 0.380). The sweep is a numba kernel (rows dealt round-robin to the threads, independent given the
-other side): ~1-1.4 s per iteration at k=64 on 1/10 of MAL's scale on 2 cores, against ~17 s for the
+other side): ~0.55 s per iteration at k=64 on 1/10 of MAL's scale on 2 cores (a whole fit: 0.84-0.86 x
+implicit's ALS at its 15 iterations, docs/BENCHMARKS.md), against ~17 s for the
 vectorised numpy sweep it replaced (kept as ``_sweep_numpy``, the reference the tests compare it with).
 """
 

@@ -8,7 +8,7 @@
   on every core (scipy's is single-threaded, and at full size this is ~10^12 multiply-adds).
 * :func:`largest_per_row` and :func:`sparse_sparse`: an item x item matrix pruned to each anime's
   ``k`` strongest neighbours, and ``X @ W`` with such a matrix straight into dense score rows
-  (~35x fewer multiply-adds than the dense product at 17.5k anime and k = 512).
+  (~70x fewer multiply-adds than the dense product at 17.5k anime and the hybrid's k = 256).
 * :func:`row_stats` and :func:`blend_top_n`: the hybrid's per-user z-score blend of its three parts and
   its top-N in one pass per row, without writing z-score or blend blocks (at 17.5k anime those
   passes cost more than the scoring itself).
