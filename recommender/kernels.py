@@ -38,28 +38,6 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
     if not _kernels:
         from numba import njit, prange
 
-        @njit(cache=True)
-        def offer(kept, kept_ids, filled, value, index):  # noqa: ANN001, ANN202
-            # Insert (value, index) into the descending top list ``kept`` (``filled`` of its slots used)
-            # if it belongs there; ties keep the earlier entry first. Returns the new ``filled``.
-            n = kept.shape[0]
-            if n == 0:
-                return 0
-            if filled < n:
-                at = filled
-                filled += 1
-            elif value > kept[n - 1]:
-                at = n - 1
-            else:
-                return filled
-            while at > 0 and kept[at - 1] < value:
-                kept[at] = kept[at - 1]
-                kept_ids[at] = kept_ids[at - 1]
-                at -= 1
-            kept[at] = value
-            kept_ids[at] = index
-            return filled
-
         @njit(cache=True, parallel=True)
         def gram(indptr, indices, data, n_items, bounds):  # noqa: ANN001, ANN202
             out = np.zeros((n_items, n_items), dtype=np.float32)
@@ -142,8 +120,22 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         filled = 0
                         for q in range(n_rated):
                             share = row[q]
-                            if share > 0:
-                                filled = offer(best, pos, filled, share, q)
+                            if share <= 0 or (filled == k and share <= best[k - 1]):
+                                continue
+                            # Insert keeping `best` descending; ties keep the earlier entry first. (The same
+                        # few lines as in row_top_n and blend_top_n: one shared njit helper measured 15 %
+                        # slower publishing, even with inline="always".)
+                            if filled < k:
+                                at = filled
+                                filled += 1
+                            else:
+                                at = k - 1
+                            while at > 0 and best[at - 1] < share:
+                                best[at] = best[at - 1]
+                                pos[at] = pos[at - 1]
+                                at -= 1
+                            best[at] = share
+                            pos[at] = q
                         for r in range(filled):
                             why[u, j, r] = ease_items[start + pos[r]]
                     for j in range(n_top):
@@ -177,7 +169,20 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                         e += 1
                     if e < e_end and ex_indices[e] == j:
                         continue
-                    filled = offer(kept, kept_ids, filled, scores[u, j], j)  # ties: the lower column first
+                    value = scores[u, j]
+                    if filled < n:
+                        slot = filled
+                        filled += 1
+                    elif value > kept[n - 1]:
+                        slot = n - 1
+                    else:
+                        continue
+                    while slot > 0 and kept[slot - 1] < value:  # ties: the lower column first
+                        kept[slot] = kept[slot - 1]
+                        kept_ids[slot] = kept_ids[slot - 1]
+                        slot -= 1
+                    kept[slot] = value
+                    kept_ids[slot] = j
             return ids, best
 
         @njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
@@ -228,8 +233,22 @@ def _compiled(name: str):  # noqa: ANN202 - a numba dispatcher
                     kept_ids, kept = ids[u], best[u]
                     filled = 0
                     for j in range(n_cols):
-                        if value[j] != -np.inf:  # ties: the lower column first
-                            filled = offer(kept, kept_ids, filled, value[j], j)
+                        v = value[j]
+                        if v == -np.inf:
+                            continue
+                        if filled < n:
+                            at = filled
+                            filled += 1
+                        elif v > kept[n - 1]:
+                            at = n - 1
+                        else:
+                            continue
+                        while at > 0 and kept[at - 1] < v:  # ties: the lower column first
+                            kept[at] = kept[at - 1]
+                            kept_ids[at] = kept_ids[at - 1]
+                            at -= 1
+                        kept[at] = v
+                        kept_ids[at] = j
             return ids
 
         @njit(cache=True, parallel=True)
@@ -351,6 +370,8 @@ def top_shares(indptr: np.ndarray, ease_items: np.ndarray, ease_coef: np.ndarray
     content part, ``content_coef[q] * sims[content_rows[q], tops_in_sims[u, j]]``. ``weights`` and ``sims``
     are dense or sparse (pruned: a missing entry is 0)."""
     tops = np.ascontiguousarray(tops, dtype=np.int64)
+    if k < 1 or tops.shape[1] == 0:  # nothing to explain (the kernel's insertion needs a slot)
+        return np.full((*tops.shape, max(int(k), 0)), -1, dtype=np.int64)
     if content_coef is None:
         content_rows = np.zeros(0, np.int64)
         content_coef = np.zeros(0, np.float32)
@@ -380,6 +401,8 @@ def row_top_n(scores: np.ndarray, exclude: sp.spmatrix | None, n: int) -> tuple[
     if not exclude.has_sorted_indices:
         exclude = exclude.sorted_indices()
     n = max(0, min(int(n), scores.shape[1]))
+    if n == 0:  # the kernel's insertion reads the last kept slot: there must be one
+        return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), scores.dtype)
     return _compiled("row_top_n")(scores, exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64), n)
 
 
@@ -411,6 +434,8 @@ def blend_top_n(parts: list[np.ndarray | None], coef: np.ndarray, exclude: sp.sp
     nmf, content = (empty if p is None else np.ascontiguousarray(p, dtype=np.float32) for p in parts[1:])
     exclude = sp.csr_matrix(exclude)
     n = max(0, min(int(n), ease.shape[1]))
+    if n == 0:  # the kernel's insertion reads the last kept slot: there must be one
+        return np.zeros((ease.shape[0], 0), np.int64)
     return _compiled("blend_top_n")(ease, nmf, content, np.ascontiguousarray(coef, np.float32),
                                     np.asarray(exclude.indptr, np.int64),
                                     np.asarray(exclude.indices, np.int64), n,

@@ -319,6 +319,15 @@ def test_pruned_ease_and_content_score_with_the_pruned_matrices(matrix: sp.csr_m
     assert set(ids) <= set(GROUP_A) | {28}
 
 
+def test_top_n_kernels_accept_n_zero() -> None:
+    scores = np.random.default_rng(2).standard_normal((4, 9)).astype(np.float32)
+    ids, best = row_top_n(scores, None, 0)
+    assert ids.shape == best.shape == (4, 0)
+    x = sp.csr_matrix(scores > 1.0, dtype=np.float32)
+    why = top_shares(x.indptr, x.indices, x.data, np.eye(9, dtype=np.float32), np.zeros((4, 0), int), 3)
+    assert why.shape == (4, 0, 3)
+
+
 def test_row_top_n_and_standardise_match_numpy() -> None:
     rng = np.random.default_rng(5)
     scores = rng.standard_normal((40, 90)).astype(np.float32)
