@@ -16,7 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recommender.base import RecommenderBase, rated_only, taste_weights
-from recommender.kernels import gram_upper, largest_per_row, sparse_dense, sparse_sparse
+from recommender.kernels import gram_upper, largest_per_row, sparse_product
 
 
 class PopularityRecommender(RecommenderBase):
@@ -96,9 +96,7 @@ class EASERecommender(RecommenderBase):
         self.item_weights_ = weights
 
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
-        if sp.issparse(self.item_weights_):
-            return sparse_sparse(self._input(user_items), self.item_weights_)
-        return sparse_dense(self._input(user_items), self.item_weights_)
+        return sparse_product(self._input(user_items), self.item_weights_)
 
     def _item_vectors(self) -> np.ndarray | sp.csr_matrix:
         return self.item_weights_.T

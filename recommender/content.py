@@ -22,7 +22,7 @@ catalogue (what the batch needs at MAL's 17.5k anime).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from recommender.base import RecommenderBase, taste_weights
-from recommender.kernels import largest_per_row, sparse_sparse
+from recommender.kernels import largest_per_row, sparse_product
 from recommender.text import SynopsisAnalyzer, split_tags
 
 
@@ -79,12 +79,16 @@ class ContentRecommender(RecommenderBase):
         self.item_vectors_ = normalize(sp.hstack(blocks).tocsr()).astype(np.float32)
         self.item_neighbours_ = None if self.neighbours is None else self._nearest(self.neighbours)
 
-    def _nearest(self, k: int, block: int = 1024) -> sp.csr_matrix:
-        """``S = VV'`` keeping each row's ``k`` largest similarities, built a block of rows at a time
-        (the dense matrix would be 1.2 GB at 17.5k anime)."""
+    def similarity_blocks(self, block: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, dense rows)`` of the cosine matrix ``S = VV'``, ``block`` rows at a time."""
         vectors = self.item_vectors_
-        parts = [largest_per_row((vectors[lo:lo + block] @ vectors.T).toarray(), k)
-                 for lo in range(0, vectors.shape[0], block)]
+        for lo in range(0, vectors.shape[0], block):
+            yield lo, (vectors[lo:lo + block] @ vectors.T).toarray()
+
+    def _nearest(self, k: int) -> sp.csr_matrix:
+        """``S`` keeping each row's ``k`` largest similarities, pruned a block of rows at a time (the
+        dense matrix would be 1.2 GB at 17.5k anime)."""
+        parts = [largest_per_row(rows, k) for _, rows in self.similarity_blocks()]
         return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, 0), dtype=np.float32)
 
     def _topics(self, tfidf: sp.csr_matrix) -> tuple[np.ndarray, list[list[str]]]:
@@ -113,12 +117,18 @@ class ContentRecommender(RecommenderBase):
         norms[norms == 0] = 1.0
         return norms
 
+    def scores_from_similarities(self, user_items: sp.csr_matrix, similarities: np.ndarray | sp.spmatrix,
+                                 ) -> np.ndarray:
+        """The scores ``normalize(x V) V' = (x S) / |x V|`` from an anime x anime cosine matrix ``S``
+        (dense, or pruned to each anime's nearest neighbours)."""
+        weights = taste_weights(user_items, self.beta)
+        scores = sparse_product(weights, similarities)
+        scores /= self.profile_norms(weights)[:, None]
+        return scores
+
     def _score(self, user_items: sp.csr_matrix, userid: np.ndarray | None) -> np.ndarray:
         if getattr(self, "item_neighbours_", None) is not None:
-            weights = taste_weights(user_items, self.beta)
-            scores = sparse_sparse(weights, self.item_neighbours_)
-            scores /= self.profile_norms(weights)[:, None]
-            return scores
+            return self.scores_from_similarities(user_items, self.item_neighbours_)
         scores = self.profiles(user_items) @ self.item_vectors_.T
         return np.asarray(scores.todense() if sp.issparse(scores) else scores, dtype=np.float32)
 

@@ -329,6 +329,12 @@ def sparse_sparse(matrix: sp.spmatrix, weights: sp.spmatrix) -> np.ndarray:
                                  np.asarray(w.indptr, np.int64), np.asarray(w.indices, np.int32), w.data, w.shape[1])
 
 
+def sparse_product(matrix: sp.spmatrix, weights: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """``matrix @ weights`` as dense float32 rows, whether ``weights`` is a dense item x item matrix
+    (:func:`sparse_dense`) or a pruned sparse one (:func:`sparse_sparse`)."""
+    return sparse_sparse(matrix, weights) if sp.issparse(weights) else sparse_dense(matrix, weights)
+
+
 def largest_per_row(matrix: np.ndarray, k: int, rows_per_block: int = 1024) -> sp.csr_matrix:
     """``matrix`` keeping, in each row, the ``k`` entries largest in absolute value (ties: the lower
     columns), zeros dropped, as float32 CSR with sorted indices. numpy, a block of rows at a time

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from recommender.base import as_user_items, taste_weights
 from recommender.hybrid import HybridRecommender
-from recommender.kernels import blend_top_n, row_stats, sparse_dense, standardise_rows, top_shares
+from recommender.kernels import blend_top_n, row_stats, standardise_rows, top_shares
 
 WHY_K = 3
 
@@ -105,11 +105,7 @@ class HybridScorer:
         """The content model's scores, ``normalize(x V) V' = (x S) / |x V|`` with the item x item cosine
         matrix ``S = V V'`` that explanations build anyway: one compiled sparse x dense product instead
         of scipy's sparse x sparse one (measured ~1.6x faster per user at MAL's 17.5k anime)."""
-        content = self.model_.content_
-        weights = taste_weights(rows, content.beta)
-        scores = sparse_dense(weights, self._dense_content_sims())
-        scores /= content.profile_norms(weights)[:, None]
-        return scores
+        return self.model_.content_.scores_from_similarities(rows, self._dense_content_sims())
 
     def score_components(self, scores: sp.csr_matrix, statuses: sp.csr_matrix | None = None,
                          userid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -177,11 +173,10 @@ class HybridScorer:
         """Cosine similarity of every pair of content vectors (n x n float32), built once per model."""
         sim = getattr(self, "_content_sim", None)
         if sim is None:
-            vectors = self.model_.content_.item_vectors_
-            n_items = vectors.shape[0]
+            n_items = self.model_.content_.item_vectors_.shape[0]
             sim = np.empty((n_items, n_items), np.float32)
-            for lo in range(0, n_items, 1024):
-                sim[lo:lo + 1024] = (vectors[lo:lo + 1024] @ vectors.T).toarray()
+            for lo, rows in self.model_.content_.similarity_blocks():
+                sim[lo:lo + len(rows)] = rows
             self._content_sim = sim
         return sim
 
